@@ -1,0 +1,3 @@
+export { assert, unreachable, verifyEnabled, AssertionError } from './assert';
+export { FloeError, isFloeError } from './errors';
+export { failpoint } from './failpoint';
