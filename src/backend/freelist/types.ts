@@ -44,8 +44,11 @@ export interface Freelist {
   release(txid: Txid): void;
 
   /**
-   * Moves the pending pages of every transaction with id in [begin, end] into the free set.
-   * Lets pages freed between two long-lived readers be reused (bbolt's releaseRange).
+   * Moves into the free set the pending pages that were both allocated and freed by
+   * transactions with ids in [begin, end] (bbolt's releaseRange rule). Lets pages that lived
+   * only between two long-lived readers be reused. A page allocated before `begin` (or of
+   * unknown allocator: grown from the file's end, or allocated before the file was opened)
+   * may still be visible to the older reader, so it stays pending until release().
    */
   releaseRange(begin: Txid, end: Txid): void;
 
