@@ -1,0 +1,181 @@
+/**
+ * BatchTx: the write path of the layers above (etcd's batch transaction). Writes go into one
+ * open write transaction and are committed together when `intervalMs` has passed since the
+ * first uncommitted write, when `limit` operations have accumulated, or on commit(). Reads made
+ * through the BatchTx see its uncommitted writes; read transactions opened on the db meanwhile
+ * see the last commit.
+ *
+ * While writes are pending the BatchTx holds the db's single write transaction; other writers
+ * get ERR_TX_WRITE_OPEN until it commits. Commits are synchronous (fdatasync on the calling
+ * thread, or on the timer's turn of the event loop).
+ */
+import { FloeError } from '../pkg';
+import type { Bucket } from './bucket';
+import { asBuffer } from './bucket';
+import { backendError } from './errors';
+import type { DB } from './db';
+import type { ReadTx, WriteTx } from './tx';
+
+export interface BatchTxOptions {
+  /** Commit this long after the first uncommitted write; default 100 ms. */
+  intervalMs?: number;
+  /** Commit when this many operations are pending; default 10 000. */
+  limit?: number;
+}
+
+/** Keys and values of a range read, in key order. */
+export interface RangeResult {
+  readonly keys: Buffer[];
+  readonly values: Buffer[];
+}
+
+export const DEFAULT_BATCH_INTERVAL_MS = 100;
+export const DEFAULT_BATCH_LIMIT = 10_000;
+
+export class BatchTx {
+  readonly intervalMs: number;
+  readonly limit: number;
+  private tx: WriteTx | null = null;
+  private pending = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Commits made so far (auto and on demand). */
+  commits = 0;
+
+  constructor(readonly db: DB, opts: BatchTxOptions = {}) {
+    this.intervalMs = opts.intervalMs ?? DEFAULT_BATCH_INTERVAL_MS;
+    this.limit = opts.limit ?? DEFAULT_BATCH_LIMIT;
+    if (!(Number.isFinite(this.intervalMs) && this.intervalMs > 0)) {
+      throw new FloeError('ERR_BAD_OPTION', `batch intervalMs must be > 0, not ${this.intervalMs}`);
+    }
+    if (!(Number.isSafeInteger(this.limit) && this.limit >= 1)) {
+      throw new FloeError('ERR_BAD_OPTION', `batch limit must be an integer >= 1, not ${this.limit}`);
+    }
+  }
+
+  /** Operations written but not yet committed. */
+  get pendingOps(): number {
+    return this.pending;
+  }
+
+  /** Sets `key` in the top-level bucket `bucket` (which must exist). */
+  put(bucket: Uint8Array, key: Uint8Array, value: Uint8Array): void {
+    this.writeBucket(bucket).put(key, value);
+    this.counted();
+  }
+
+  /** Removes `key` from `bucket` (which must exist); a missing key is not an error. */
+  delete(bucket: Uint8Array, key: Uint8Array): void {
+    this.writeBucket(bucket).delete(key);
+    this.counted();
+  }
+
+  /** Creates the top-level bucket; an existing one is left as it is (etcd's behaviour). */
+  createBucket(bucket: Uint8Array): void {
+    this.writeTx().createBucketIfNotExists(bucket);
+    this.counted();
+  }
+
+  /** Deletes the top-level bucket; a missing one is not an error (etcd's behaviour). */
+  deleteBucket(bucket: Uint8Array): void {
+    try {
+      this.writeTx().deleteBucket(bucket);
+    } catch (e) {
+      if (!(e instanceof FloeError && e.code === 'ERR_BUCKET_NOT_FOUND')) throw e;
+    }
+    this.counted();
+  }
+
+  /** The value of `key` in `bucket`, including uncommitted writes; null when missing. */
+  get(bucket: Uint8Array, key: Uint8Array): Buffer | null {
+    return this.read((tx) => tx.bucket(bucket)?.get(key) ?? null);
+  }
+
+  /**
+   * Entries of `bucket` with start <= key < end, at most `limit` of them (limit <= 0: no
+   * limit), including uncommitted writes. With `end` null only `start` itself is looked up
+   * (etcd's UnsafeRange). Nested-bucket entries are skipped.
+   */
+  range(bucket: Uint8Array, start: Uint8Array, end: Uint8Array | null, limit: number): RangeResult {
+    return this.read((tx) => {
+      const keys: Buffer[] = [];
+      const values: Buffer[] = [];
+      const b = tx.bucket(bucket);
+      if (b === null) return { keys, values };
+      if (end === null) {
+        const v = b.get(start);
+        if (v !== null) {
+          keys.push(Buffer.from(asBuffer(start)));
+          values.push(v);
+        }
+        return { keys, values };
+      }
+      const c = b.cursor();
+      const e = asBuffer(end);
+      for (let it = c.seek(start); it !== null && Buffer.compare(it.key, e) < 0; it = c.next()) {
+        if (it.value === null) continue;
+        keys.push(it.key);
+        values.push(it.value);
+        if (limit > 0 && keys.length >= limit) break;
+      }
+      return { keys, values };
+    });
+  }
+
+  /** Commits the pending writes now (nothing to do when there are none). */
+  commit(): void {
+    this.clearTimer();
+    const tx = this.tx;
+    if (tx === null) return;
+    this.tx = null;
+    this.pending = 0;
+    tx.commit();
+    this.commits++;
+  }
+
+  /** Commits what is pending and stops the timer; the BatchTx refuses further writes. */
+  close(): void {
+    if (this.closed) return;
+    this.commit();
+    this.closed = true;
+  }
+
+  private read<T>(fn: (tx: ReadTx) => T): T {
+    if (this.tx !== null) return fn(this.tx);
+    return this.db.view(fn);
+  }
+
+  private writeTx(): WriteTx {
+    if (this.closed) throw backendError('ERR_TX_CLOSED');
+    this.tx ??= this.db.beginWrite();
+    return this.tx;
+  }
+
+  private writeBucket(name: Uint8Array): Bucket {
+    const b = this.writeTx().bucket(name);
+    if (b === null) throw backendError('ERR_BUCKET_NOT_FOUND');
+    return b;
+  }
+
+  private counted(): void {
+    this.pending++;
+    if (this.pending >= this.limit) {
+      this.commit();
+      return;
+    }
+    if (this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.commit();
+      }, this.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+}
