@@ -3,8 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { FloeError } from '../pkg';
 import { EtcdErrors, ErrorCode, etcdError, etcdErrorSpec, toServiceError, type EtcdErrorName } from './errors';
-import { etcdServices, type KVHandlers } from './proto';
-import { readEtcdSource } from './test-etcd-source';
+import { etcdServices, type KVHandlers } from '../etcdpb';
+import { readEtcdSource } from '../etcdpb/test-etcd-source';
 
 /** grpc-go code name (`InvalidArgument`) to grpc-js status (`INVALID_ARGUMENT`). */
 function grpcJsStatus(goName: string): grpc.status {

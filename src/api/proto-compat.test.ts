@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { Etcd3, EtcdLeaseInvalidError } from 'etcd3';
-import { etcdServices, type KVHandlers, type MaintenanceHandlers, type KeyValue } from './proto';
+import { etcdServices, type KVHandlers, type MaintenanceHandlers, type KeyValue } from '../etcdpb';
 import { etcdError, toServiceError } from './errors';
 
 const ETCDCTL = '/usr/bin/etcdctl';

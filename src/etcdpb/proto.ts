@@ -1,5 +1,5 @@
 /**
- * Loads Floe's copy of etcd's protos (src/api/proto/*.proto) with @grpc/proto-loader and
+ * Loads Floe's copy of etcd's protos (src/etcdpb/proto/*.proto) with @grpc/proto-loader and
  * exports typed gRPC service definitions for the server.
  *
  * Codec choices, and why:
@@ -40,14 +40,14 @@ export const PROTO_LOADER_OPTIONS: Readonly<protoLoader.Options> = Object.freeze
 
 /**
  * Where the .proto files are. tsc does not copy them, so the compiled file looks, in order:
- * beside itself, then for `src/api/proto` in each folder up from itself, then up from the
+ * beside itself, then for `src/etcdpb/proto` in each folder up from itself, then up from the
  * working directory (builds into an outside dir such as /tmp run from the repository).
  */
 export function findProtoDir(): string {
   const candidates: string[] = [path.join(__dirname, 'proto')];
   for (const start of [__dirname, process.cwd()]) {
     for (let dir = start; ; dir = path.dirname(dir)) {
-      candidates.push(path.join(dir, 'src', 'api', 'proto'));
+      candidates.push(path.join(dir, 'src', 'etcdpb', 'proto'));
       if (path.dirname(dir) === dir) break;
     }
   }
