@@ -9,14 +9,15 @@
  * 10 000 puts of new keys spread over the whole key space. Files live in `--dir` (default
  * the OS temp dir) and are removed afterwards unless `--keep`.
  *
- * The engine is loaded at run time (see loadEngine): this file then compiles whether or not
- * src/backend/index.ts exists yet, and says so plainly when it does not.
+ * The engine is imported as a whole (`Engine`), so the file and its copies are driven only
+ * through the engine's public face.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FreelistKind } from '../src/backend/freelist';
 import { FREELIST_KINDS } from '../src/backend/freelist';
+import * as backend from '../src/backend';
 
 const PUTS_PER_BATCH = 10_000;
 const BUCKET = Buffer.from('bench');
@@ -32,23 +33,7 @@ export interface CommitOptions {
   sync: boolean;
 }
 
-// The slice of the engine's API (src/backend/README.md) this benchmark uses.
-interface EngineBucket {
-  put(key: Buffer, value: Buffer): void;
-  delete(key: Buffer): void;
-}
-interface EngineWriteTx {
-  createBucketIfNotExists(name: Buffer): EngineBucket;
-  commit(): void;
-  rollback(): void;
-}
-interface EngineDB {
-  beginWrite(): EngineWriteTx;
-  close(): void;
-}
-interface Engine {
-  DB: { open(path: string, opts: { freelistType: FreelistKind; noSync?: boolean }): EngineDB };
-}
+type Engine = typeof backend;
 
 /** Returns part 2's options when `--commit` is given, else undefined. Throws on a bad flag. */
 export function parseCommitOptions(argv: readonly string[]): CommitOptions | undefined {
@@ -80,13 +65,6 @@ export function parseCommitOptions(argv: readonly string[]): CommitOptions | und
     else throw new Error(`bench: unknown flag ${a}`);
   }
   return commit ? opts : undefined;
-}
-
-function loadEngine(): Engine | undefined {
-  const where = path.join(__dirname, '..', 'src', 'backend', 'index.js');
-  if (!fs.existsSync(where)) return undefined;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(where) as Engine;
 }
 
 /** Key i as 8 big-endian bytes: byte order is numeric order. Fill uses even i, new puts odd. */
@@ -177,16 +155,12 @@ function timeCommits(engine: Engine, file: string, kind: FreelistKind, keys: num
 }
 
 /**
- * Runs part 2 and prints its table. Returns false when it could not run (no engine yet).
+ * Runs part 2 and prints its table. Returns false when the run failed.
  * Files are removed on every path unless `keep`.
  */
 export async function runCommitBench(o: CommitOptions): Promise<boolean> {
   console.log(`Part 2: commit latency, batches of ${PUTS_PER_BATCH} puts (${o.valueBytes}-byte values) into a file grown with deletes to >= ${(o.sizeBytes / 2 ** 30).toFixed(2)} GiB, ${o.sync ? 'with' : 'without'} fdatasync`);
-  const engine = loadEngine();
-  if (engine === undefined) {
-    console.log('  SKIPPED: the engine (src/backend/index.ts) is not built yet');
-    return false;
-  }
+  const engine: Engine = backend;
   const base = path.join(o.dir, `floe-bench-freelist-${process.pid}.db`);
   const files = [base];
   try {

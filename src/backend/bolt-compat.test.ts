@@ -9,17 +9,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { DB, compact, type FreelistKind } from './index';
 import { boltCheck, boltDump, boltLoad, boltPath } from './bolt-tool';
 import { ModelBucket, Rng, applyRandomOps, dbDump, modelDump } from './test-model';
+import { scratchDir } from '../pkg';
 
 const seed = Number(process.env.FLOE_SEED ?? Date.now() % 1_000_000);
 const kinds: FreelistKind[] = ['array', 'hashmap'];
 
 function tmp(name: string): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'floe-compat-')), name);
+  return path.join(scratchDir('floe-compat-'), name);
 }
 
 test('the reference bolt tool builds', () => {

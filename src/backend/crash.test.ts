@@ -9,18 +9,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { DB, type FreelistKind } from './index';
 import { crashWorkload } from './crash-child';
 import { boltCheck } from './bolt-tool';
 import { ModelBucket, dbDump, modelDump } from './test-model';
+import { scratchDir } from '../pkg';
 
 const child = path.join(__dirname, 'crash-child.js');
 const seed = Number(process.env.FLOE_SEED ?? Date.now() % 1_000_000);
 
 function freshFile(): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'floe-crash-')), 'db');
+  const file = path.join(scratchDir('floe-crash-'), 'db');
   DB.open(file).close(); // create it outside the child, so failpoint hits count commits only
   return file;
 }

@@ -3,3 +3,4 @@ export { FloeError, isFloeError } from './errors';
 export { failpoint } from './failpoint';
 export { crc32c } from './crc32c';
 export { ProtoWriter, readFields, asInt64, type ProtoField, WIRE_VARINT, WIRE_BYTES, WIRE_FIXED32, WIRE_FIXED64, ERR_PROTO } from './protowire';
+export { scratchDir } from './scratch';
