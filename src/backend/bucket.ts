@@ -7,7 +7,7 @@
  * Reads walk cached pages directly, comparing keys where they lie. Writes materialise the nodes
  * on the path they change (node.ts) and are written at commit.
  */
-import { FloeError } from '../pkg';
+import { FloeError, assert } from '../pkg';
 import { Cursor, type Entry } from './cursor';
 import { backendError, corrupt } from './errors';
 import { Inode, Node, freeNode, rebalanceTree, spillTree, type TreeContext } from './node';
@@ -132,7 +132,7 @@ export class Bucket {
     for (;;) {
       const flags = pageFlags(buf, off);
       const count = pageCount(buf, off);
-      if (flags & LEAF_PAGE_FLAG) {
+      if (flags === LEAF_PAGE_FLAG) {
         foundNode = null;
         foundBuf = buf;
         foundOff = off;
@@ -140,7 +140,7 @@ export class Bucket {
         foundIndex = r < 0 ? ~r : r;
         return r;
       }
-      if ((flags & BRANCH_PAGE_FLAG) === 0) throw badPageType(pgid, flags);
+      if (flags !== BRANCH_PAGE_FLAG) throw badPageType(pgid, flags);
       if (count === 0) throw corrupt(`page ${pgid}: empty branch page`);
       pgid = branchChild(buf, off, branchSearch(buf, off, count, key));
       buf = this.tx.page(pgid);
@@ -240,7 +240,7 @@ export class Bucket {
       if (inode.flags & BUCKET_LEAF_FLAG) throw backendError('ERR_INCOMPATIBLE_VALUE');
       inode.value = Buffer.from(value);
     } else {
-      leaf.put(Buffer.from(k), Buffer.from(value), 0);
+      leaf.insertAt(r, new Inode(0, Buffer.from(k), Buffer.from(value), 0, null));
     }
   }
 
@@ -368,9 +368,7 @@ export class Bucket {
         const key = Buffer.from(name, 'latin1');
         const leaf = this.leafNode(ctx, key);
         const r = leaf.search(key);
-        if (r >= 0 || (leaf.inodes[~r]!.flags & BUCKET_LEAF_FLAG) === 0) {
-          throw new Error(`misplaced bucket header for ${key.toString('hex')}`);
-        }
+        assert(r < 0 && (leaf.inodes[~r]!.flags & BUCKET_LEAF_FLAG) !== 0, () => `misplaced bucket header for ${key.toString('hex')}`);
         leaf.inodes[~r]!.value = value;
       }
     }

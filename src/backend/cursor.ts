@@ -134,13 +134,13 @@ export class Cursor {
 
   private pushPage(buf: Buffer, off: number, pgid: number): void {
     const flags = pageFlags(buf, off);
-    if ((flags & (BRANCH_PAGE_FLAG | LEAF_PAGE_FLAG)) === 0) throw badPageType(pgid, flags);
+    if (flags !== BRANCH_PAGE_FLAG && flags !== LEAF_PAGE_FLAG) throw badPageType(pgid, flags);
     const f = this.frame();
     f.node = null;
     f.buf = buf;
     f.off = off;
     f.pgid = pgid;
-    f.isLeaf = (flags & LEAF_PAGE_FLAG) !== 0;
+    f.isLeaf = flags === LEAF_PAGE_FLAG;
     f.count = pageCount(buf, off);
     f.index = 0;
     if (!f.isLeaf && f.count === 0) throw corrupt(`page ${pgid}: empty branch page`);

@@ -16,7 +16,7 @@ import { FREELIST_KINDS, newFreelist, type Freelist, type FreelistKind, type Pgi
 import { decodeFreelistPage, encodeFreelistPage } from './freelist/codec';
 import { inspect } from './walk';
 import { META_SIZE, copyMeta, decodeMeta, encodeMetaPage, metaProblem, validPageSize, type Meta } from './meta';
-import { FREELIST_PAGE_FLAG, LEAF_PAGE_FLAG, PAGE_HEADER_SIZE, pageOverflow, writePageHeader } from './page';
+import { LEAF_PAGE_FLAG, PAGE_HEADER_SIZE, pageOverflow, writePageHeader } from './page';
 import { PageFile } from './page-file';
 import { ReadTx, WriteTx, type CommitOutcome, type TxHost } from './tx';
 import { checkDb } from './check';
@@ -186,7 +186,10 @@ export class DB implements TxHost {
     }
   }
 
-  /** Runs `fn` in a write transaction: commits when it returns, rolls back when it throws. */
+  /**
+   * Runs `fn` in a write transaction: commits when it returns, rolls back when it throws.
+   * `fn` must be synchronous (a returned promise is refused: the commit would race it).
+   */
   update<T>(fn: (tx: WriteTx) => T): T {
     const tx = this.beginWrite();
     let result: T;
@@ -195,6 +198,10 @@ export class DB implements TxHost {
     } catch (e) {
       tx.rollback();
       throw e;
+    }
+    if (result instanceof Promise) {
+      tx.rollback();
+      throw new FloeError('ERR_ASYNC_UPDATE', 'db.update() needs a synchronous function; use beginWrite() and commitAsync()');
     }
     tx.commit();
     return result;
@@ -238,14 +245,17 @@ export class DB implements TxHost {
     fsyncDir(path.dirname(this.path), this.noSync);
     failpoint('backend.defrag.afterRename');
 
-    const fd = openFd(this.path, false);
+    let fd = -1;
     let meta: Meta;
     let sizeBytes: number;
     try {
+      fd = openFd(this.path, false);
       sizeBytes = fs.fstatSync(fd).size;
       meta = readMeta(fd, sizeBytes, this.meta.pageSize);
     } catch (e) {
-      fs.closeSync(fd);
+      if (fd !== -1) fs.closeSync(fd);
+      // The new file is in place but cannot be used: writing on to the old one would be lost.
+      this.failure = e;
       throw e;
     }
     const old = this.file;
@@ -325,7 +335,8 @@ export class DB implements TxHost {
   private ensureUsable(): void {
     if (this.closed) throw backendError('ERR_DB_NOT_OPEN');
     if (this.failure !== null) {
-      throw new FloeError('ERR_DB_FAILED', 'database failed writing a meta page; reopen it', { cause: this.failure });
+      const why = this.failure instanceof Error ? this.failure.message : String(this.failure);
+      throw new FloeError('ERR_DB_FAILED', `database failed (${why}); reopen it`, { cause: this.failure });
     }
   }
 
@@ -446,7 +457,6 @@ function initFile(fd: number, pageSize: number, noSync: boolean): void {
   }
   encodeFreelistPage(buf.subarray(2 * pageSize, 3 * pageSize), 2, [], pageSize);
   writePageHeader(buf, 3 * pageSize, 3, LEAF_PAGE_FLAG, 0, 0);
-  void FREELIST_PAGE_FLAG;
   fs.writeSync(fd, buf, 0, buf.length, 0);
   if (!noSync) fs.fdatasyncSync(fd);
 }

@@ -25,6 +25,9 @@ class MemPages implements TreeContext {
   dirty(pgid: number, buf: Buffer): void {
     this.pages.set(pgid, buf);
   }
+  pageBuffer(bytes: number): Buffer {
+    return Buffer.allocUnsafe(bytes).fill(0xee); // garbage the writer must overwrite or zero
+  }
   /** Keys of the tree under `pgid`, in order, checking every page is a leaf or branch. */
   keys(pgid: number, out: string[] = [], depth = 0, depths: number[] = []): string[] {
     const p = this.readPage(pgid);
@@ -125,4 +128,28 @@ test('rebalance merges underfull leaves into a sibling, removes empty ones, and 
   const collapsed = rebalanceTree(ctx, r2);
   assert.ok(collapsed.isLeaf);
   assert.equal(collapsed.inodes.length, 1);
+});
+
+test('after mass deletes one rebalance shrinks a deep tree to its minimal shape', () => {
+  const ctx = new MemPages(1024);
+  let rootId = spillTree(ctx, leafOf(0, 20_000, 10));
+  const depthOf = (id: number): number => {
+    const depths: number[] = [];
+    ctx.keys(id, [], 0, depths);
+    return depths[0]!;
+  };
+  assert.ok(depthOf(rootId) >= 3);
+  // Materialise every leaf and keep one key in every 2000.
+  const root = Node.fromPage(ctx.readPage(rootId), 0, rootId);
+  const prune = (n: Node): void => {
+    for (let i = 0; i < n.inodes.length; i++) {
+      const c = n.childAt(ctx, i);
+      if (!c.isLeaf) prune(c);
+      else for (let j = c.inodes.length - 1; j >= 0; j--) if (Number(c.inodes[j]!.key.toString().slice(4)) % 2000 !== 0) c.removeAt(j);
+    }
+  };
+  prune(root);
+  rootId = spillTree(ctx, rebalanceTree(ctx, root));
+  assert.deepEqual(ctx.keys(rootId), Array.from({ length: 10 }, (_, i) => key(i * 2000).toString()));
+  assert.equal(depthOf(rootId), 0, 'ten small keys fit one leaf: no branch level is left');
 });

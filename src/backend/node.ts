@@ -48,6 +48,8 @@ export interface TreeContext {
   free(pgid: number, count: number): void;
   /** Queues a page to be written at commit. */
   dirty(pgid: number, buf: Buffer): void;
+  /** An unzeroed buffer of `bytes` for a new page (never written again once queued). */
+  pageBuffer(bytes: number): Buffer;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -71,13 +73,14 @@ export class Node {
     const count = pageCount(buf, off);
     const span = pgid === 0 ? 0 : pageOverflow(buf, off) + 1;
     const inodes = new Array<Inode>(count);
-    if (flags & LEAF_PAGE_FLAG) {
+    // Exact type tests: a page is exactly one kind; stray bits mean corruption, not a guess.
+    if (flags === LEAF_PAGE_FLAG) {
       for (let i = 0; i < count; i++) {
         inodes[i] = new Inode(leafFlags(buf, off, i), leafKey(buf, off, i), leafValue(buf, off, i), 0, null);
       }
       return new Node(true, inodes, pgid, span);
     }
-    if (flags & BRANCH_PAGE_FLAG) {
+    if (flags === BRANCH_PAGE_FLAG) {
       for (let i = 0; i < count; i++) {
         inodes[i] = new Inode(0, branchKey(buf, off, i), null, branchChild(buf, off, i), null);
       }
@@ -166,6 +169,12 @@ export class Node {
     }
   }
 
+  /** Leaf: inserts `inode` at `index` (found by search(); the key is not present). */
+  insertAt(index: number, inode: Inode): void {
+    if (index === this.inodes.length) this.inodes.push(inode);
+    else this.inodes.splice(index, 0, inode);
+  }
+
   /** Leaf: removes the inode at `index`. */
   removeAt(index: number): void {
     this.inodes.splice(index, 1);
@@ -252,28 +261,34 @@ export function freeNode(ctx: TreeContext, n: Node): void {
 
 /**
  * Rebalances the materialised tree under `root` and returns the (possibly new) root node.
- * Children are handled before their parent so merges propagate upwards.
+ * Children are handled before their parent so merges propagate upwards, and passes repeat
+ * until nothing changes: a merge one level up can make small nodes siblings that were lone
+ * children before (after mass deletes this shrinks the tree to its minimal shape in one commit,
+ * where a single pass would leave chains of one-child branches).
  */
 export function rebalanceTree(ctx: TreeContext, root: Node): Node {
-  if (!root.isLeaf) rebalanceChildren(ctx, root);
   let r = root;
-  // A root branch with one child is replaced by that child (repeatedly: the tree may shrink by
-  // more than one level after mass deletes).
-  while (!r.isLeaf && r.inodes.length === 1) {
-    const child = r.childAt(ctx, 0);
-    freeNode(ctx, r);
-    r = child;
+  for (;;) {
+    const changed = !r.isLeaf && rebalanceChildren(ctx, r);
+    // A root branch with one child is replaced by that child.
+    while (!r.isLeaf && r.inodes.length === 1) {
+      const child = r.childAt(ctx, 0);
+      freeNode(ctx, r);
+      r = child;
+    }
+    if (!r.isLeaf && r.inodes.length === 0) {
+      freeNode(ctx, r);
+      r = new Node(true, [], 0, 0);
+    }
+    if (!changed) return r;
   }
-  if (!r.isLeaf && r.inodes.length === 0) {
-    freeNode(ctx, r);
-    r = new Node(true, [], 0, 0);
-  }
-  return r;
 }
 
-function rebalanceChildren(ctx: TreeContext, parent: Node): void {
+/** One pass over the children of `parent` (post-order); returns true when anything merged. */
+function rebalanceChildren(ctx: TreeContext, parent: Node): boolean {
+  let changed = false;
   for (const inode of parent.inodes) {
-    if (inode.child !== null && !inode.child.isLeaf) rebalanceChildren(ctx, inode.child);
+    if (inode.child !== null && !inode.child.isLeaf && rebalanceChildren(ctx, inode.child)) changed = true;
   }
   const threshold = ctx.pageSize / 4;
   const inodes = parent.inodes;
@@ -293,10 +308,13 @@ function rebalanceChildren(ctx: TreeContext, parent: Node): void {
       freeNode(ctx, c);
       inodes.splice(i, 1);
       parent.unbalanced = true;
+      changed = true;
       continue;
     }
-    // A lone child has no sibling to merge with; its parent is small too and merges upwards.
     if (inodes.length < 2) {
+      // A lone child has no sibling to merge with yet; keep it marked for a later pass, when
+      // its parent may have merged with a sibling of its own.
+      c.unbalanced = true;
       i++;
       continue;
     }
@@ -305,15 +323,19 @@ function rebalanceChildren(ctx: TreeContext, parent: Node): void {
       for (const x of next.inodes) c.inodes.push(x);
       freeNode(ctx, next);
       inodes.splice(1, 1);
+      c.unbalanced = true; // re-examined next pass: it may still be small
       i = 1;
     } else {
       const prev = parent.childAt(ctx, i - 1);
       for (const x of c.inodes) prev.inodes.push(x);
       freeNode(ctx, c);
       inodes.splice(i, 1);
+      prev.unbalanced = true;
     }
     parent.unbalanced = true;
+    changed = true;
   }
+  return changed;
 }
 
 /**
@@ -353,9 +375,8 @@ function spillNode(ctx: TreeContext, n: Node): Inode[] {
     const to = s + 1 < starts.length ? starts[s + 1]! : n.inodes.length;
     const count = Math.ceil(n.rangeSize(from, to) / ps);
     const pgid = ctx.allocate(count);
-    // allocUnsafeSlow and zeroing only the unused tail is ~5x cheaper than Buffer.alloc for a
-    // page (an unpooled, unzeroed backing store); the tail is zeroed so files are reproducible.
-    const buf = Buffer.allocUnsafeSlow(count * ps);
+    // The buffer comes unzeroed; only the unused tail is zeroed, so files are reproducible.
+    const buf = ctx.pageBuffer(count * ps);
     buf.fill(0, n.writePage(buf, 0, pgid, from, to, count - 1));
     ctx.dirty(pgid, buf);
     pieces.push(new Inode(0, from < to ? n.inodes[from]!.key : EMPTY, null, pgid, null));

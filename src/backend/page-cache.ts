@@ -18,6 +18,7 @@ interface Entry {
 export class PageCache {
   /** Insertion order is the clock's circle: the hand is always the first entry. */
   private readonly entries = new Map<number, Entry>();
+  private hand: IterableIterator<[number, Entry]> | null = null;
   private sizeBytes = 0;
   hits = 0;
   misses = 0;
@@ -51,16 +52,9 @@ export class PageCache {
     this.sizeBytes += buf.length;
   }
 
-  /** Drops the entry for `pgid`, if any. */
-  delete(pgid: number): void {
-    const old = this.entries.get(pgid);
-    if (old === undefined) return;
-    this.sizeBytes -= old.buf.length;
-    this.entries.delete(pgid);
-  }
-
   clear(): void {
     this.entries.clear();
+    this.hand = null;
     this.sizeBytes = 0;
   }
 
@@ -73,10 +67,17 @@ export class PageCache {
   }
 
   private evictFor(incoming: number): void {
-    // Each pass either evicts or clears one reference bit, so this ends within two laps.
+    // The clock hand is one live iterator kept across calls: a fresh iterator would rescan the
+    // holes that deletions leave at the front of the Map's table, making eviction O(n) per page.
+    // A referenced entry loses its bit and moves to the end, so every lap evicts something.
     while (this.sizeBytes + incoming > this.capacityBytes && this.entries.size > 0) {
-      const first = this.entries.entries().next().value as [number, Entry];
-      const [id, e] = first;
+      this.hand ??= this.entries.entries();
+      const r = this.hand.next();
+      if (r.done === true) {
+        this.hand = null;
+        continue;
+      }
+      const [id, e] = r.value;
       this.entries.delete(id);
       if (e.referenced) {
         e.referenced = false;

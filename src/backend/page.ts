@@ -90,10 +90,10 @@ export function writePageHeader(buf: Buffer, off: number, id: number, flags: num
 
 /** A human-readable page type, for errors and check reports. */
 export function pageTypeName(flags: number): string {
-  if (flags & BRANCH_PAGE_FLAG) return 'branch';
-  if (flags & LEAF_PAGE_FLAG) return 'leaf';
-  if (flags & META_PAGE_FLAG) return 'meta';
-  if (flags & FREELIST_PAGE_FLAG) return 'freelist';
+  if (flags === BRANCH_PAGE_FLAG) return 'branch';
+  if (flags === LEAF_PAGE_FLAG) return 'leaf';
+  if (flags === META_PAGE_FLAG) return 'meta';
+  if (flags === FREELIST_PAGE_FLAG) return 'freelist';
   return `unknown<${flags.toString(16).padStart(2, '0')}>`;
 }
 

@@ -171,13 +171,13 @@ export function inspect(meta: Meta, read: (pgid: number) => Buffer): Inspection 
     const overflow = pageOverflow(buf, 0);
     mark(pgid, overflow + 1);
     const flags = pageFlags(buf, 0);
-    if (flags & LEAF_PAGE_FLAG) {
+    if (flags === LEAF_PAGE_FLAG) {
       out.leafPages++;
       out.overflowPages += overflow;
       walkLeaf(buf, 0, buf.length, pgid, 0, lo, hi, acc);
       return 1;
     }
-    if ((flags & BRANCH_PAGE_FLAG) === 0) {
+    if (flags !== BRANCH_PAGE_FLAG) {
       problem(`page ${pgid}: invalid type: ${pageTypeName(flags)}`);
       return 0;
     }
@@ -233,7 +233,7 @@ export function inspect(meta: Meta, read: (pgid: number) => Buffer): Inspection 
       return 0;
     }
     const flags = pageFlags(value, BUCKET_HEADER_SIZE);
-    if ((flags & LEAF_PAGE_FLAG) === 0) {
+    if (flags !== LEAF_PAGE_FLAG) {
       problem(`inline bucket in page ${inPgid}: invalid type: ${pageTypeName(flags)}`);
       return 0;
     }
