@@ -1,0 +1,86 @@
+/**
+ * The compaction job: first the index, then the backend, both in bounded batches with a turn
+ * of the event loop (or a pause) between batches, so writes and reads go on meanwhile
+ * (design.md §5; etcd's kvstore_compaction.go does the backend part the same way).
+ *
+ * Why writes may interleave: they are at revisions above the compaction revision, which
+ * neither the index compaction nor the records it keeps depend on; reads below the compaction
+ * revision are refused from the moment it was scheduled. Each batch itself runs between
+ * transactions (asserted), never inside one.
+ */
+import type { BatchTx } from '../backend';
+import { decodeRevision, encodeRevision, RevisionSet } from './revision';
+import { encodeCompactRevision, FINISHED_COMPACT_KEY, KEY_BUCKET, META_BUCKET } from './schema';
+import type { TreeIndex } from './tree-index';
+
+/** Batch size and pacing of compaction. */
+export interface CompactionConfig {
+  /** Keys per index batch and records per backend batch. */
+  readonly batchKeys: number;
+  /** Pause between batches; 0 waits one turn of the event loop (setImmediate). */
+  readonly pauseMs: number;
+}
+
+/** What the job needs from the store. */
+export interface CompactionHost {
+  readonly index: TreeIndex;
+  readonly batch: BatchTx;
+  /** True once the store is closing: the job stops at the next batch boundary. */
+  isStopped(): boolean;
+  /** Asserts that no write transaction is open. */
+  assertNoWrite(): void;
+  /**
+   * Told, before the turn ends, that a record at the compaction revision itself was removed (a
+   * lower sub revision or a tombstone): history at that revision is no longer complete.
+   */
+  droppedAtCompactRev(): void;
+}
+
+/** Waits one turn of the event loop, or `ms` milliseconds. */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => (ms > 0 ? setTimeout(resolve, ms) : setImmediate(resolve)));
+}
+
+/**
+ * Compacts the index and then the backend at main revision `rev`. The scheduled compaction
+ * revision must already be committed. Returns false when stopped early (the compaction then
+ * resumes on the next open), true when done; finishedCompactRev is then in the batch.
+ */
+export async function runCompaction(host: CompactionHost, rev: number, cfg: CompactionConfig): Promise<boolean> {
+  const keep = new RevisionSet();
+  let from: Buffer | null = null;
+  for (;;) {
+    if (host.isStopped()) return false;
+    host.assertNoWrite();
+    from = host.index.compactBatch(rev, from, cfg.batchKeys, keep);
+    if (from === null) break;
+    await pause(cfg.pauseMs);
+  }
+
+  // Backend: every record at or below `rev` that the index did not keep goes, oldest first.
+  const end = encodeRevision({ main: rev + 1, sub: 0 });
+  let last = encodeRevision({ main: 0, sub: 0 });
+  for (;;) {
+    if (host.isStopped()) return false;
+    host.assertNoWrite();
+    const { keys } = host.batch.range(KEY_BUCKET, last, end, cfg.batchKeys);
+    let lastRev = { main: 0, sub: 0 };
+    let droppedAtRev = false;
+    for (const key of keys) {
+      lastRev = decodeRevision(key).rev;
+      if (keep.hasParts(lastRev.main, lastRev.sub)) continue;
+      host.batch.delete(KEY_BUCKET, key);
+      if (lastRev.main === rev) droppedAtRev = true;
+    }
+    if (droppedAtRev) host.droppedAtCompactRev();
+    if (keys.length < cfg.batchKeys) {
+      host.batch.put(META_BUCKET, FINISHED_COMPACT_KEY, encodeCompactRevision(rev));
+      return true;
+    }
+    // The next batch starts just after the last record seen, tombstone or not.
+    last = encodeRevision({ main: lastRev.main, sub: lastRev.sub + 1 });
+    // Commit each batch at once rather than letting deletes pile up in the open batch.
+    host.batch.commit();
+    await pause(cfg.pauseMs);
+  }
+}
