@@ -43,6 +43,13 @@ export interface WatchStream {
   /** Asks for a progress notification (a response with no events at the current revision). */
   requestProgress(): void;
   /**
+   * Added by the API layer (etcd's per-watcher RequestProgress, used by its periodic progress
+   * notification for watchers created with progress_notify): when watcher `watchId` is synced,
+   * sends a response for it with no events at the current revision; otherwise, or when the id
+   * is unknown, does nothing (best effort, as etcd).
+   */
+  requestWatcherProgress(watchId: number): void;
+  /**
    * Sets the sink for responses, in the order they must be sent. Returns false when the
    * consumer is full: the stream then holds further events (bounded) until `resume()`.
    */

@@ -1,0 +1,1224 @@
+/**
+ * One etcd member: the layers wired together and driven by the ready loop (design.md §3).
+ *
+ * Data path of a write: the request is encoded as etcd's InternalRaftRequest and proposed;
+ * the ready loop takes each Ready and, strictly in this order,
+ *   1. appends its entries and hard state to the WAL with one fdatasync (async: the event
+ *      loop goes on and proposals made meanwhile gather in the next Ready),
+ *   2. hands messages to the transport (none while the member is alone; the seam stays),
+ *   3. applies the committed entries through MVCC and the lessor in the backend batch, the
+ *      consistent index in the same batch, and answers each waiting request by its id,
+ *   4. answers read-index requests whose index is now applied, then advance().
+ * So a write is answered only once its entry is durable and applied. Linearizable reads get a
+ * read index from raft (one round serves every reader that arrived before it started) and run
+ * once the applied index reaches it; serializable reads go straight to MVCC.
+ *
+ * Restart replays only the entries after the backend's consistent index (design.md §3 step 5).
+ */
+import { performance } from 'node:perf_hooks';
+import { randomInt } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { DB, BatchTx } from '../backend';
+import { copyDb } from '../backend/write-to';
+import { assert, FloeError, isFloeError } from '../pkg';
+import {
+  RawNode,
+  MemoryStorage,
+  EMPTY_HARD_STATE,
+  decodeConfChange,
+  decodeConfChangeV2,
+  type ConfState,
+  type Entry,
+  type Ready,
+  type Snapshot,
+  type SoftState,
+  type AnyConfChange,
+  type Message,
+} from '../raft';
+import { WAL, Snapshotter, memberLayout, encodeMemberMetadata, decodeMemberMetadata } from '../wal';
+import { Lessor, LeaseIdGenerator, minLeaseTtlSec, DEFAULT_EXPIRED_BATCH, FOREVER_TTL_SEC } from '../lease';
+import { WatchableStore } from '../mvcc/watchable-store';
+import { META_BUCKET, CONSISTENT_INDEX_KEY, encodeConsistentIndex } from '../mvcc/schema';
+import type * as pb from '../etcdpb/messages';
+import type { EtcdServerApi, SnapshotStream, WatchStream } from './contract';
+import { resolveMemberConfig, effectiveQuotaBytes, autoCompactionRetention, type MemberConfig } from './config';
+import { computeClusterId, computeMemberId, idHex, parseInitialCluster } from './ids';
+import { Membership, CLUSTER_VERSION, encodeMemberJson, decodeMemberJson, membersFromV2Store, type MemberInfo } from './membership';
+import { AlarmStore } from './alarms';
+import { encodeRaftRequest, decodeRaftRequest, decodeV2Request, type RaftRequest, type RaftRequestIn, type V2Request } from './raft-request';
+import {
+  applyDeleteRange,
+  applyPut,
+  applyRange,
+  applyTxnRead,
+  applyTxnWrite,
+  fillTxnHeaders,
+  int64,
+  isTxnReadonly,
+  wireInt,
+} from './apply-kv';
+import { MemberWatchStream } from './watch';
+
+/** The server version Status reports. */
+export const SERVER_VERSION = '3.4.0';
+/** etcd's lease expiry check period on the leader. */
+const LEASE_EXPIRY_CHECK_MS = 500;
+/** etcd's quota cost of a put beyond its key and value (etcdserver/quota.go kvOverhead). */
+const KV_OVERHEAD_BYTES = 256;
+/** etcd's quota cost of a lease grant (leaseOverhead). */
+const LEASE_OVERHEAD_BYTES = 64;
+/** etcd's revision compactor period. */
+const REVISION_COMPACTOR_PERIOD_MS = 5 * 60 * 1000;
+/** Most that raft hands out per Ready for applying (etcd's MaxCommittedSizePerReady default is MaxSizePerMsg-based). */
+const MAX_SIZE_PER_MSG_BYTES = 1024 * 1024;
+const MAX_INFLIGHT_MSGS = 4096 / 8;
+
+/** What an applied request produced: a response, or an operating error, plus compaction's wait. */
+interface ApplyResult {
+  readonly resp?: unknown;
+  readonly err?: FloeError;
+  readonly physical?: Promise<void>;
+}
+
+interface Waiter {
+  resolve(r: ApplyResult): void;
+  reject(e: unknown): void;
+}
+
+interface ReadWaiter {
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/** A running member: the contract the API layer serves, plus its life cycle. */
+export interface Member extends EtcdServerApi {
+  /** Settles once this member leads, has applied its bootstrap entries and published itself. */
+  readonly ready: Promise<void>;
+  /** Stops accepting requests, drains those in flight, flushes the batch, closes WAL and backend. */
+  close(): Promise<void>;
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+  /** The resolved settings. */
+  readonly config: MemberConfig;
+  /** Index of the last applied entry (tests and status). */
+  readonly appliedIndex: number;
+}
+
+function stopped(): FloeError {
+  return new FloeError('ERR_STOPPED', 'etcdserver: server stopped');
+}
+
+function opError(code: string, message: string): FloeError {
+  return new FloeError(code, message);
+}
+
+/**
+ * Starts a member on `config.dataDir`: bootstraps a new one or restarts from the WAL and the
+ * backend. Resolves once the member runs; `ready` says when it serves.
+ */
+export async function startMember(config: Partial<MemberConfig>): Promise<Member> {
+  const cfg = resolveMemberConfig(config);
+  return EtcdMember.open(cfg);
+}
+
+class EtcdMember implements Member {
+  readonly limits: { readonly maxRequestBytes: number; readonly maxTxnOps: number };
+  readonly ready: Promise<void>;
+  private resolveReady!: () => void;
+  private rejectReady!: (e: unknown) => void;
+
+  private term = 0;
+  private lead = 0n;
+  private applied: number;
+  private snapshotIndex: number;
+  private confState: ConfState;
+  private readonly waiters = new Map<bigint, Waiter>();
+  private readWaiters: ReadWaiter[] = [];
+  private readInFlight: { ctx: string; waiters: ReadWaiter[] } | null = null;
+  private readonly pendingReads: { index: number; waiters: ReadWaiter[] }[] = [];
+  private leaderWaiters: (() => void)[] = [];
+  private pumpScheduled = false;
+  private inReady = false;
+  private readyIdle: Promise<void> = Promise.resolve();
+  private closing = false;
+  private closed = false;
+  private failure: unknown = null;
+  private published = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly reqIds: LeaseIdGenerator;
+  private readonly quotaBytes: number;
+  private compactSamples: { atMs: number; rev: number }[] = [];
+  private lastAutoCompactRev = 0;
+
+  private constructor(
+    readonly config: MemberConfig,
+    private readonly db: DB,
+    private readonly batch: BatchTx,
+    private readonly store: WatchableStore,
+    private readonly lessor: Lessor,
+    private readonly membership: Membership,
+    private readonly alarms: AlarmStore,
+    private readonly wal: WAL,
+    private readonly snapshotter: Snapshotter,
+    private readonly storage: MemoryStorage,
+    private readonly raw: RawNode,
+    readonly memberId: bigint,
+    readonly clusterId: bigint,
+    start: { applied: number; confState: ConfState },
+  ) {
+    this.limits = { maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps };
+    this.applied = start.applied;
+    this.snapshotIndex = start.applied;
+    this.confState = start.confState;
+    this.reqIds = new LeaseIdGenerator(memberId, Date.now());
+    this.quotaBytes = effectiveQuotaBytes(config);
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => undefined); // observed by whoever awaits it
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Opens the files, bootstraps or restarts raft, and starts the loops. */
+  static async open(cfg: MemberConfig): Promise<EtcdMember> {
+    const layout = memberLayout(cfg.dataDir);
+    await fsp.mkdir(layout.snapDir, { recursive: true, mode: 0o700 });
+    const haveWal = await WAL.exists(layout.walDir);
+    if (!haveWal && cfg.initialClusterState === 'existing') {
+      throw opError('ERR_BAD_CONFIG', 'joining an existing cluster is not supported yet (--initial-cluster-state existing needs a WAL)');
+    }
+
+    const db = DB.open(layout.backendPath, { freelistType: cfg.freelistType === 'map' ? 'hashmap' : 'array', noSync: cfg.unsafeNoFsync });
+    try {
+      const batch = new BatchTx(db, { intervalMs: cfg.backendBatchIntervalMs, limit: cfg.backendBatchLimit });
+      // The lessor and the store need each other: the lessor deletes keys through the store,
+      // the store tells the lessor which keys it holds. The lessor opens first (the store
+      // re-attaches keys to leases as it rebuilds its index), the deleter reaches the store
+      // only once both exist.
+      let storeRef: WatchableStore | null = null;
+      const lessor = Lessor.open(
+        {
+          store: batch,
+          keyDeleter: {
+            deleteKeys: (keys) => {
+              const store = storeRef;
+              assert(store !== null, 'member: lease revoke before the store opened');
+              store.inWrite((txn) => {
+                for (const k of keys) txn.deleteRange(k, null);
+              });
+            },
+          },
+          clock: { nowMs: () => performance.now() },
+        },
+        { minTtlSec: minLeaseTtlSec(cfg.electionMs, cfg.heartbeatMs) },
+      );
+      const store = new WatchableStore(batch, {
+        leases: {
+          leaseOf: (k) => lessor.getLease(k),
+          // A key may name a lease that is gone (etcd's restore ignores those too).
+          attach: (l, k) => {
+            if (lessor.lookup(l) !== null) lessor.attach(l, [k]);
+          },
+          detach: (l, k) => {
+            if (lessor.lookup(l) !== null) lessor.detach(l, [k]);
+          },
+        },
+      });
+      storeRef = store;
+      const membership = new Membership(batch);
+      const alarms = new AlarmStore(batch);
+      batch.commit();
+
+      const snapshotter = new Snapshotter(layout.snapDir);
+      const storage = new MemoryStorage();
+      const raftBase = {
+        electionTick: Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs)),
+        heartbeatTick: 1,
+        storage,
+        maxSizePerMsgBytes: MAX_SIZE_PER_MSG_BYTES,
+        maxInflightMsgs: MAX_INFLIGHT_MSGS,
+        preVote: true,
+        checkQuorum: true,
+        rng: (bound: number) => randomInt(bound),
+      };
+      let wal: WAL;
+      let raw: RawNode;
+      let memberId: bigint;
+      let clusterId: bigint;
+      let start: { applied: number; confState: ConfState };
+      if (!haveWal) {
+        const initial = parseInitialCluster(cfg.initialCluster);
+        const members: MemberInfo[] = initial.map((m) => ({
+          id: computeMemberId(m.peerUrls, cfg.initialClusterToken),
+          name: m.name,
+          peerUrls: m.peerUrls,
+          clientUrls: [],
+          isLearner: false,
+        }));
+        const self = members.find((m) => m.name === cfg.name);
+        if (self === undefined) throw opError('ERR_BAD_CONFIG', `couldn't find local name "${cfg.name}" in the initial cluster configuration`);
+        const advertised = [...cfg.initialAdvertisePeerUrls].sort().join(',');
+        if ([...self.peerUrls].sort().join(',') !== advertised) {
+          throw opError(
+            'ERR_BAD_CONFIG',
+            `--initial-cluster has ${cfg.name}=${self.peerUrls.join(',')} but missing from --initial-advertise-peer-urls=${cfg.initialAdvertisePeerUrls.join(',')}`,
+          );
+        }
+        if (members.length > 1) throw opError('ERR_BAD_CONFIG', 'a cluster of more than one member is not supported yet');
+        memberId = self.id;
+        clusterId = computeClusterId(members.map((m) => m.id));
+        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync });
+        raw = new RawNode({ ...raftBase, id: memberId, applied: 0 });
+        const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : 1));
+        raw.bootstrap(sorted.map((m) => ({ id: m.id, context: Buffer.from(encodeMemberJson(m)) })));
+        start = { applied: 0, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } };
+      } else {
+        const walSnaps = await WAL.validSnapshotEntries(layout.walDir);
+        let snap: Snapshot | null = null;
+        try {
+          snap = await snapshotter.loadNewestAvailable(walSnaps);
+        } catch (e) {
+          if (!isFloeError(e)) throw e;
+          snap = null;
+        }
+        wal = await WAL.open(layout.walDir, snap === null ? { index: 0, term: 0 } : { index: snap.metadata.index, term: snap.metadata.term }, {
+          unsafeNoSync: cfg.unsafeNoFsync,
+        });
+        const contents = await wal.readAll();
+        const meta = decodeMemberMetadata(contents.metadata);
+        memberId = meta.nodeId;
+        clusterId = meta.clusterId;
+        if (snap !== null) storage.applySnapshot(snap);
+        storage.setHardState(contents.hardState);
+        storage.append(contents.entries);
+        if (snap !== null && membership.size === 0) {
+          // A backend from `etcdctl snapshot restore` has no members: they are in the raft
+          // snapshot's v2 store.
+          for (const m of membersFromV2Store(snap.data)) membership.save(m);
+        }
+        if (membership.get(memberId) === undefined && snap !== null) {
+          membership.save({ id: memberId, name: cfg.name, peerUrls: [...cfg.initialAdvertisePeerUrls], clientUrls: [], isLearner: false });
+        }
+        batch.commit();
+        const applied = snap === null ? 0 : snap.metadata.index;
+        raw = new RawNode({ ...raftBase, id: memberId, applied });
+        start = {
+          applied,
+          confState: snap === null ? { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } : snap.metadata.confState,
+        };
+        if (store.consistentIndex < applied) {
+          throw opError('ERR_BAD_DATA_DIR', `backend consistent index ${store.consistentIndex} is behind the raft snapshot at ${applied}`);
+        }
+      }
+      const member = new EtcdMember(cfg, db, batch, store, lessor, membership, alarms, wal, snapshotter, storage, raw, memberId, clusterId, start);
+      member.begin();
+      return member;
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  // ---- life cycle ----
+
+  private begin(): void {
+    const cfg = this.config;
+    if (this.membership.clusterVersion !== null) this.logClusterVersion(this.membership.clusterVersion);
+    this.timers.push(setInterval(() => this.tick(), cfg.heartbeatMs));
+    this.timers.push(setInterval(() => this.expireLeases(), LEASE_EXPIRY_CHECK_MS));
+    this.startAutoCompaction();
+    for (const t of this.timers) t.unref?.();
+    this.campaignIfAlone();
+    this.schedulePump();
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    this.raw.tick();
+    this.schedulePump();
+  }
+
+  /** A lone voter need not wait out an election timeout (etcd advances its ticks likewise). */
+  private campaignIfAlone(): void {
+    const voters = this.raw.status().config.voters;
+    if (voters.length === 1 && voters[0] === this.memberId && this.raw.state !== 'StateLeader' && this.lead === 0n) this.raw.campaign();
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return this.closedPromise;
+    this.closing = true;
+    this.closedPromise = this.shutdown();
+    return this.closedPromise;
+  }
+
+  private closedPromise: Promise<void> = Promise.resolve();
+
+  private async shutdown(): Promise<void> {
+    // Drain: let proposals in flight commit and apply (bounded by an election timeout).
+    const deadline = Date.now() + this.config.electionMs;
+    while (this.failure === null && (this.waiters.size > 0 || this.raw.hasReady() || this.inReady) && Date.now() < deadline) {
+      this.schedulePump();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.readyIdle;
+    for (const w of this.waiters.values()) w.reject(stopped());
+    this.waiters.clear();
+    for (const r of [...this.readWaiters, ...(this.readInFlight?.waiters ?? []), ...this.pendingReads.flatMap((p) => p.waiters)]) r.reject(stopped());
+    this.readWaiters = [];
+    this.readInFlight = null;
+    this.pendingReads.length = 0;
+    this.rejectReady(stopped());
+    try {
+      // Commit first (close() stops the store), then stop background compaction and hashes.
+      if (this.failure === null) this.store.commit();
+      await this.store.close();
+      if (this.failure === null) this.batch.close();
+    } finally {
+      this.db.close();
+      await this.wal.close();
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closing || this.closed) throw stopped();
+    if (this.failure !== null) throw new FloeError('ERR_STOPPED', `etcdserver: server stopped (${String((this.failure as Error).message ?? this.failure)})`);
+  }
+
+  /** A broken invariant or a failed disk write: stop serving (never carry on after it). */
+  private fail(e: unknown): void {
+    if (this.failure !== null) return;
+    this.failure = e;
+    this.config.logger.log('E', 'etcdserver', `stopping after a fatal error: ${(e as Error).stack ?? String(e)}`);
+    for (const w of this.waiters.values()) w.reject(e);
+    this.waiters.clear();
+    this.rejectReady(e);
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  // ---- the ready loop ----
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.closed || this.failure !== null) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.runReady();
+    });
+  }
+
+  private runReady(): void {
+    if (this.inReady || this.closed || this.failure !== null) return;
+    this.inReady = true;
+    this.readyIdle = (async () => {
+      try {
+        while (this.failure === null && this.raw.hasReady()) {
+          await this.handleReady(this.raw.ready());
+          await this.maybeSnapshot();
+        }
+      } catch (e) {
+        this.fail(e);
+      } finally {
+        this.inReady = false;
+      }
+    })();
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== null) this.onSoftState(rd.softState);
+    this.send(rd.messagesBeforePersist);
+    assert(rd.snapshot === null, 'member: a raft snapshot to install, but the member has no peers to send one');
+    // 1. Persist: entries and hard state, one fdatasync (the WAL decides: entries, term or vote).
+    const hs = rd.hardState ?? EMPTY_HARD_STATE;
+    if (rd.entries.length > 0 || rd.hardState !== null) await this.wal.save(hs, rd.entries);
+    if (rd.hardState !== null) {
+      this.storage.setHardState(rd.hardState);
+      this.term = rd.hardState.term;
+    }
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    // 2. Send what must wait for persistence.
+    this.send(rd.messages);
+    // 3. Apply, in one turn of the event loop (no write can interleave).
+    this.applyEntries(rd.committedEntries);
+    for (const rs of rd.readStates) this.onReadState(rs.index, rs.requestCtx);
+    this.raw.advance(rd);
+    this.stepSelfMessages();
+    if (this.lead === 0n) this.campaignIfAlone();
+    this.serveReads();
+    this.startReadRound();
+  }
+
+  /**
+   * The transport seam. Messages to this member itself (its own vote, its own append
+   * acknowledgements) are stepped back in once the Ready is advanced; a lone member has
+   * nobody else to send to.
+   */
+  private send(msgs: readonly Message[]): void {
+    for (const m of msgs) {
+      assert(m.to === this.memberId, () => `member: a message to ${idHex(m.to)} but no transport`);
+      this.selfMsgs.push(m);
+    }
+  }
+
+  private selfMsgs: Message[] = [];
+
+  private stepSelfMessages(): void {
+    const msgs = this.selfMsgs;
+    this.selfMsgs = [];
+    for (const m of msgs) this.raw.step(m);
+  }
+
+  private onSoftState(ss: SoftState): void {
+    const wasLeader = this.lead === this.memberId;
+    this.lead = ss.lead;
+    const isLeader = ss.raftState === 'StateLeader';
+    if (isLeader && !wasLeader) {
+      this.lessor.promote(this.config.electionMs);
+      this.onLeader();
+    } else if (!isLeader && wasLeader) {
+      this.lessor.demote();
+    }
+    if (ss.lead !== 0n) {
+      const ws = this.leaderWaiters;
+      this.leaderWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  /** On winning an election: publish this member, set the cluster version (etcd's order). */
+  private onLeader(): void {
+    if (!this.published) {
+      const self = this.membership.get(this.memberId);
+      const attrs = JSON.stringify({ name: this.config.name, clientURLs: this.config.advertiseClientUrls });
+      void this.proposeV2('PUT', `/0/members/${idHex(this.memberId)}/attributes`, attrs).then(
+        () => {
+          this.published = true;
+          this.config.logger.log(
+            'I',
+            'etcdserver',
+            `published {Name:${this.config.name} ClientURLs:[${this.config.advertiseClientUrls.join(' ')}]} to cluster ${idHex(this.clusterId)}`,
+          );
+          assert(self !== undefined || this.membership.get(this.memberId) !== undefined, 'member: publishing a member not in the cluster');
+          void this.whenClusterVersion().then(() => this.resolveReady());
+        },
+        (e: unknown) => {
+          if (!this.closing) this.fail(e);
+        },
+      );
+    }
+    if (this.membership.clusterVersion === null) {
+      this.config.logger.log('I', 'etcdserver', 'setting up the initial cluster version to 3.4');
+      void this.proposeV2('PUT', '/0/version', CLUSTER_VERSION).catch((e: unknown) => {
+        if (!this.closing) this.fail(e);
+      });
+    }
+  }
+
+  private async whenClusterVersion(): Promise<void> {
+    while (this.membership.clusterVersion === null && !this.closed) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private logClusterVersion(v: string): void {
+    const short = v.split('.').slice(0, 2).join('.');
+    this.config.logger.log('N', 'etcdserver/membership', `set the initial cluster version to ${short}`);
+    this.config.logger.log('I', 'etcdserver/api', `enabled capabilities for version ${short}`);
+  }
+
+  private whenLeader(): Promise<void> {
+    if (this.lead !== 0n) return Promise.resolve();
+    return new Promise((resolve) => this.leaderWaiters.push(resolve));
+  }
+
+  // ---- apply ----
+
+  private applyEntries(ents: readonly Entry[]): void {
+    for (const e of ents) {
+      if (e.index <= this.applied) continue;
+      const shouldApply = e.index > this.store.consistentIndex;
+      switch (e.type) {
+        case 'EntryNormal':
+          this.applyNormal(e, shouldApply);
+          break;
+        case 'EntryConfChange':
+          this.applyConfChange(e, decodeConfChange(e.data), shouldApply);
+          break;
+        case 'EntryConfChangeV2':
+          this.applyConfChange(e, decodeConfChangeV2(e.data), shouldApply);
+          break;
+      }
+      this.applied = e.index;
+    }
+  }
+
+  /** Records `index` as applied in the backend batch (after the entry's own writes). */
+  private saveConsistentIndex(index: number): void {
+    this.store.setConsistentIndex(index);
+    this.batch.put(META_BUCKET, CONSISTENT_INDEX_KEY, encodeConsistentIndex(index));
+  }
+
+  private applyConfChange(e: Entry, cc: AnyConfChange, shouldApply: boolean): void {
+    this.confState = this.raw.applyConfChange(cc);
+    if (!shouldApply) return;
+    this.store.setConsistentIndex(e.index);
+    if (cc.kind === 'v1') {
+      switch (cc.type) {
+        case 'ConfChangeAddNode':
+        case 'ConfChangeAddLearnerNode':
+        case 'ConfChangeUpdateNode': {
+          if (cc.context.length > 0) {
+            const m = decodeMemberJson(Buffer.from(cc.context).toString('utf8'));
+            const old = this.membership.get(cc.nodeId);
+            this.membership.save({
+              ...m,
+              id: cc.nodeId,
+              name: m.name !== '' ? m.name : (old?.name ?? ''),
+              clientUrls: m.clientUrls.length > 0 ? m.clientUrls : (old?.clientUrls ?? []),
+              isLearner: cc.type === 'ConfChangeAddLearnerNode' || (cc.type === 'ConfChangeUpdateNode' && old?.isLearner === true),
+            });
+          }
+          break;
+        }
+        case 'ConfChangeRemoveNode':
+          this.membership.remove(cc.nodeId);
+          break;
+      }
+      const w = this.waiters.get(cc.id);
+      if (w !== undefined) {
+        this.waiters.delete(cc.id);
+        w.resolve({ resp: undefined });
+      }
+    }
+    this.saveConsistentIndex(e.index);
+  }
+
+  private applyNormal(e: Entry, shouldApply: boolean): void {
+    if (e.data.length === 0) {
+      // The new leader's empty entry.
+      if (shouldApply) this.saveConsistentIndex(e.index);
+      return;
+    }
+    let req: RaftRequest | null = null;
+    let v2: V2Request | null = null;
+    try {
+      req = decodeRaftRequest(e.data);
+    } catch {
+      v2 = decodeV2Request(e.data); // an old-style entry (etcd's fallback)
+    }
+    if (req !== null && req.v2 !== null) v2 = req.v2;
+    const id = req?.header !== null && req?.header !== undefined ? BigInt(req.header.ID) : v2 !== null ? BigInt(v2.ID) : 0n;
+    if (!shouldApply) return;
+    this.store.setConsistentIndex(e.index);
+    let result: ApplyResult;
+    try {
+      result = v2 !== null ? this.applyV2(v2) : this.applyRequest(req as RaftRequest);
+    } catch (err) {
+      if (!isFloeError(err)) throw err;
+      result = { err };
+    }
+    this.saveConsistentIndex(e.index);
+    const w = id === 0n ? undefined : this.waiters.get(id);
+    if (w !== undefined) {
+      this.waiters.delete(id);
+      w.resolve(result);
+    }
+  }
+
+  private applyV2(r: V2Request): ApplyResult {
+    if (r.Method !== 'PUT') return {};
+    const attrs = /^\/0\/members\/([0-9a-f]+)\/attributes$/.exec(r.Path);
+    if (attrs !== null) {
+      const a = JSON.parse(r.Val) as { name?: string; clientURLs?: string[] };
+      this.membership.setAttributes(BigInt('0x' + attrs[1]), a.name ?? '', a.clientURLs ?? []);
+    } else if (r.Path === '/0/version') {
+      const first = this.membership.clusterVersion === null;
+      this.membership.setClusterVersion(r.Val);
+      if (first) this.logClusterVersion(r.Val);
+    }
+    return {};
+  }
+
+  private get noSpace(): boolean {
+    return this.alarms.has(1);
+  }
+
+  private applyRequest(r: RaftRequest): ApplyResult {
+    if (r.put !== null) {
+      if (this.noSpace) throw noSpaceError();
+      const put = r.put;
+      const lease = BigInt(put.lease);
+      if (lease !== 0n && this.lessor.lookup(lease) === null) throw opError('ERR_LEASE_NOT_FOUND', 'etcdserver: requested lease not found');
+      const resp = this.store.inWrite((txn) => applyPut(txn, put));
+      resp.header = this.header();
+      return { resp };
+    }
+    if (r.delete_range !== null) {
+      const dr = r.delete_range;
+      const resp = this.store.inWrite((txn) => applyDeleteRange(txn, dr));
+      resp.header = this.header();
+      return { resp };
+    }
+    if (r.txn !== null) {
+      const t = r.txn;
+      let resp: pb.TxnResponse;
+      if (isTxnReadonly(t)) {
+        const view = this.store.read();
+        try {
+          resp = applyTxnRead(view, t);
+        } finally {
+          view.end();
+        }
+      } else {
+        if (this.noSpace && txnHasPut(t)) throw noSpaceError();
+        resp = this.store.inWrite((txn) => applyTxnWrite(txn, t, { exists: (id) => this.lessor.lookup(id) !== null }));
+      }
+      const header = this.header();
+      fillTxnHeaders(resp, header, { revision: header.revision });
+      return { resp };
+    }
+    if (r.range !== null) {
+      const view = this.store.read();
+      try {
+        const resp = applyRange(view, r.range);
+        resp.header = this.header();
+        return { resp };
+      } finally {
+        view.end();
+      }
+    }
+    if (r.compaction !== null) {
+      const physical = this.store.compact(int64(r.compaction.revision));
+      physical.catch(() => undefined);
+      return { resp: { header: this.header() } satisfies pb.CompactionResponse, physical };
+    }
+    if (r.lease_grant !== null) {
+      if (this.noSpace) throw noSpaceError();
+      const id = BigInt(r.lease_grant.ID);
+      const ttl = this.lessor.grant(id, BigInt(r.lease_grant.TTL));
+      return { resp: { header: this.header(), ID: wireInt(id), TTL: ttl } satisfies pb.LeaseGrantResponse };
+    }
+    if (r.lease_revoke !== null) {
+      this.lessor.revoke(BigInt(r.lease_revoke.ID));
+      return { resp: { header: this.header() } satisfies pb.LeaseRevokeResponse };
+    }
+    if (r.lease_checkpoint !== null) {
+      for (const c of r.lease_checkpoint.checkpoints) {
+        const id = BigInt(c.ID);
+        if (this.lessor.lookup(id) !== null) this.lessor.checkpoint(id, int64(c.remaining_TTL));
+      }
+      return { resp: { header: this.header() } };
+    }
+    if (r.alarm !== null) return { resp: this.applyAlarm(r.alarm) };
+    throw opError('ERR_NOT_CAPABLE', 'etcdserver: not capable');
+  }
+
+  private applyAlarm(a: pb.AlarmRequest): pb.AlarmResponse {
+    const resp: pb.AlarmResponse = { header: this.header(), alarms: [] };
+    const am = { memberId: BigInt(a.memberID), alarm: a.alarm };
+    if (a.action === 1) {
+      if (a.alarm === 0) return resp;
+      const m = this.alarms.activate(am);
+      if (m !== null) {
+        resp.alarms = [{ memberID: wireInt(m.memberId) ?? 0, alarm: m.alarm as pb.AlarmType }];
+        this.config.logger.log('W', 'etcdserver', `alarm ${m.alarm === 1 ? 'NOSPACE' : 'CORRUPT'} raised by peer ${idHex(m.memberId)}`);
+      }
+    } else if (a.action === 2) {
+      const m = this.alarms.deactivate(am);
+      if (m !== null) {
+        resp.alarms = [{ memberID: wireInt(m.memberId) ?? 0, alarm: m.alarm as pb.AlarmType }];
+        this.config.logger.log('W', 'etcdserver', `alarm ${m.alarm === 1 ? 'NOSPACE' : 'CORRUPT'} cleared by peer ${idHex(m.memberId)}`);
+      }
+    }
+    return resp;
+  }
+
+  // ---- proposals ----
+
+  private async propose(req: RaftRequestIn): Promise<ApplyResult> {
+    this.checkOpen();
+    if (this.lead === 0n) await this.whenLeader();
+    this.checkOpen();
+    const id = this.reqIds.next();
+    req.header = { ID: id.toString() };
+    const data = encodeRaftRequest(req);
+    if (data.length > this.config.maxRequestBytes) throw opError('ERR_REQUEST_TOO_LARGE', 'etcdserver: request is too large');
+    const result = await new Promise<ApplyResult>((resolve, reject) => {
+      this.waiters.set(id, { resolve, reject });
+      try {
+        this.raw.propose(data);
+      } catch (e) {
+        this.waiters.delete(id);
+        reject(isFloeError(e) ? opError('ERR_NO_LEADER', 'etcdserver: no leader') : e);
+        return;
+      }
+      this.schedulePump();
+    });
+    if (result.err !== undefined) throw result.err;
+    return result;
+  }
+
+  private async proposeV2(method: string, path: string, val: string): Promise<void> {
+    await this.propose({ v2: { Method: method, Path: path, Val: val } });
+  }
+
+  /** etcd's quota check before a put, txn or lease grant; raises NOSPACE when over. */
+  private checkQuota(costBytes: number): void {
+    if (this.quotaBytes === Infinity) return;
+    if (this.noSpace) throw noSpaceError();
+    if (this.db.stats().fileSizeBytes + costBytes <= this.quotaBytes) return;
+    this.config.logger.log('W', 'etcdserver', `database space exceeded; raising NOSPACE alarm`);
+    void this.propose({ alarm: { action: 1, memberID: this.memberId.toString(), alarm: 1 } }).catch(() => undefined);
+    throw noSpaceError();
+  }
+
+  // ---- reads ----
+
+  /** Resolves once every write acknowledged before the call is applied (ReadIndex). */
+  private linearizable(): Promise<void> {
+    this.checkOpen();
+    return new Promise<void>((resolve, reject) => {
+      this.readWaiters.push({ resolve, reject });
+      if (this.lead === 0n) void this.whenLeader().then(() => this.startReadRound());
+      else this.startReadRound();
+    });
+  }
+
+  /** One read-index round at a time; readers arriving meanwhile share the next one. */
+  private startReadRound(): void {
+    if (this.readInFlight !== null || this.readWaiters.length === 0 || this.lead === 0n || this.closed) return;
+    const ctx = Buffer.alloc(8);
+    ctx.writeBigUInt64BE(this.reqIds.next());
+    this.readInFlight = { ctx: ctx.toString('hex'), waiters: this.readWaiters };
+    this.readWaiters = [];
+    this.raw.readIndex(ctx);
+    this.schedulePump();
+  }
+
+  private onReadState(index: number, ctx: Uint8Array): void {
+    const inFlight = this.readInFlight;
+    if (inFlight === null || Buffer.from(ctx).toString('hex') !== inFlight.ctx) return;
+    this.readInFlight = null;
+    this.pendingReads.push({ index, waiters: inFlight.waiters });
+  }
+
+  private serveReads(): void {
+    while (this.pendingReads.length > 0 && (this.pendingReads[0] as { index: number }).index <= this.applied) {
+      for (const w of (this.pendingReads.shift() as { waiters: ReadWaiter[] }).waiters) w.resolve();
+    }
+  }
+
+  // ---- raft snapshots ----
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.applied - this.snapshotIndex <= this.config.snapshotCount) return;
+    // The backend must hold everything up to `applied` before the log behind it may go.
+    this.store.commit();
+    const index = this.applied;
+    const snap = this.storage.createSnapshot(index, this.confState, Buffer.from(this.v2StoreJson()));
+    await this.snapshotter.saveSnap(snap);
+    await this.wal.saveSnapshot({ index, term: snap.metadata.term });
+    const compactIndex = index > this.config.snapshotCatchUpEntries ? index - this.config.snapshotCatchUpEntries : 1;
+    if (compactIndex > this.storage.firstIndex()) this.storage.compact(compactIndex);
+    this.wal.releaseLockTo(index);
+    this.snapshotIndex = index;
+    this.config.logger.log('I', 'etcdserver', `saved snapshot at index ${index}`);
+    if (this.config.maxWals > 0) await this.wal.purge(this.config.maxWals);
+    if (this.config.maxSnapshots > 0) await this.snapshotter.purge(this.config.maxSnapshots);
+  }
+
+  /** A v2 store document holding the members and the cluster version (etcd's snapshot data). */
+  private v2StoreJson(): string {
+    const members: Record<string, unknown> = {};
+    for (const m of this.membership.list()) {
+      const hex = idHex(m.id);
+      const base = `/0/members/${hex}`;
+      members[hex] = {
+        Path: base,
+        Dir: true,
+        Children: {
+          raftAttributes: { Path: `${base}/raftAttributes`, Value: JSON.stringify({ peerURLs: m.peerUrls, ...(m.isLearner ? { isLearner: true } : {}) }) },
+          attributes: { Path: `${base}/attributes`, Value: JSON.stringify({ name: m.name, clientURLs: m.clientUrls }) },
+        },
+      };
+    }
+    const zero: Record<string, unknown> = { members: { Path: '/0/members', Dir: true, Children: members } };
+    if (this.membership.clusterVersion !== null) zero['version'] = { Path: '/0/version', Value: this.membership.clusterVersion };
+    return JSON.stringify({ Root: { Path: '/', Dir: true, Children: { '0': { Path: '/0', Dir: true, Children: zero }, '1': { Path: '/1', Dir: true } } } });
+  }
+
+  // ---- background loops ----
+
+  /** On the leader: revoke expired leases through raft, at most DEFAULT_EXPIRED_BATCH per check. */
+  private expireLeases(): void {
+    if (this.closing || this.lead !== this.memberId) return;
+    for (const id of this.lessor.expiredLeases(DEFAULT_EXPIRED_BATCH)) {
+      void this.propose({ lease_revoke: { ID: id.toString() } }).catch(() => undefined);
+    }
+  }
+
+  private startAutoCompaction(): void {
+    const retention = autoCompactionRetention(this.config);
+    if (retention === 0) return;
+    if (this.config.autoCompactionMode === 'revision') {
+      this.timers.push(
+        setInterval(() => {
+          const rev = this.store.currentRevision - retention;
+          if (rev > 0 && rev > this.lastAutoCompactRev) this.autoCompact(rev);
+        }, Math.min(REVISION_COMPACTOR_PERIOD_MS, 5 * 60 * 1000)),
+      );
+      return;
+    }
+    // periodic: sample the revision every tenth of the period (at most hourly); compact to the
+    // revision sampled one period ago.
+    const stepMs = Math.max(1, Math.floor(Math.min(retention, 3_600_000) / 10));
+    this.compactSamples = [{ atMs: Date.now(), rev: this.store.currentRevision }];
+    this.timers.push(
+      setInterval(() => {
+        const now = Date.now();
+        this.compactSamples.push({ atMs: now, rev: this.store.currentRevision });
+        let target: { atMs: number; rev: number } | null = null;
+        while (this.compactSamples.length > 0 && now - (this.compactSamples[0] as { atMs: number }).atMs >= retention) {
+          target = this.compactSamples.shift() as { atMs: number; rev: number };
+        }
+        if (target !== null && target.rev > this.lastAutoCompactRev && target.rev > this.store.compactRevision) this.autoCompact(target.rev);
+      }, stepMs),
+    );
+  }
+
+  private autoCompact(rev: number): void {
+    if (this.closing || this.lead !== this.memberId) return;
+    this.lastAutoCompactRev = rev;
+    this.config.logger.log('N', 'compactor', `Starting auto-compaction at revision ${rev}`);
+    void this.compact({ revision: String(rev), physical: false }).then(
+      () => this.config.logger.log('N', 'compactor', `Finished auto-compaction at revision ${rev}`),
+      (e: unknown) => this.config.logger.log('W', 'compactor', `Failed auto-compaction at revision ${rev} (${(e as Error).message})`),
+    );
+  }
+
+  // ---- EtcdServerApi ----
+
+  header(): pb.ResponseHeader {
+    return this.headerAt(this.store.currentRevision);
+  }
+
+  private headerAt(revision: number): pb.ResponseHeader {
+    const h: pb.ResponseHeader = {
+      cluster_id: wireInt(this.clusterId),
+      member_id: wireInt(this.memberId),
+      raft_term: this.term === 0 ? undefined : this.term,
+    };
+    if (revision !== 0) h.revision = revision;
+    return h;
+  }
+
+  async range(req: pb.RangeRequest): Promise<pb.RangeResponse> {
+    if (!req.serializable) await this.linearizable();
+    else this.checkOpen();
+    const view = this.store.read();
+    try {
+      const resp = applyRange(view, req);
+      resp.header = this.header();
+      return resp;
+    } finally {
+      view.end();
+    }
+  }
+
+  async put(req: pb.PutRequest): Promise<pb.PutResponse> {
+    this.checkOpen();
+    this.checkQuota(KV_OVERHEAD_BYTES + req.key.length + req.value.length);
+    return (await this.propose({ put: req })).resp as pb.PutResponse;
+  }
+
+  async deleteRange(req: pb.DeleteRangeRequest): Promise<pb.DeleteRangeResponse> {
+    return (await this.propose({ delete_range: req })).resp as pb.DeleteRangeResponse;
+  }
+
+  async txn(req: pb.TxnRequest): Promise<pb.TxnResponse> {
+    if (isTxnReadonly(req)) {
+      // etcd serves read-only txns without raft (linearizable unless every range is serializable).
+      if (!txnAllSerializable(req)) await this.linearizable();
+      else this.checkOpen();
+      const view = this.store.read();
+      try {
+        const resp = applyTxnRead(view, req);
+        const header = this.header();
+        fillTxnHeaders(resp, header, { revision: header.revision });
+        return resp;
+      } finally {
+        view.end();
+      }
+    }
+    this.checkOpen();
+    if (txnHasPut(req)) this.checkQuota(txnPutCost(req));
+    return (await this.propose({ txn: req })).resp as pb.TxnResponse;
+  }
+
+  async compact(req: pb.CompactionRequest): Promise<pb.CompactionResponse> {
+    const result = await this.propose({ compaction: req });
+    if (req.physical && result.physical !== undefined) {
+      await result.physical;
+      this.store.commit();
+    }
+    const resp = result.resp as pb.CompactionResponse;
+    return resp;
+  }
+
+  async leaseGrant(req: pb.LeaseGrantRequest): Promise<pb.LeaseGrantResponse> {
+    this.checkOpen();
+    this.checkQuota(LEASE_OVERHEAD_BYTES);
+    let id = BigInt(req.ID);
+    // etcd chooses a positive id from its request id generator when none is given.
+    while (id === 0n) id = this.reqIds.next() & ((1n << 63n) - 1n);
+    return (await this.propose({ lease_grant: { TTL: req.TTL, ID: id.toString() } })).resp as pb.LeaseGrantResponse;
+  }
+
+  async leaseRevoke(req: pb.LeaseRevokeRequest): Promise<pb.LeaseRevokeResponse> {
+    return (await this.propose({ lease_revoke: { ID: req.ID } })).resp as pb.LeaseRevokeResponse;
+  }
+
+  async leaseKeepAlive(req: pb.LeaseKeepAliveRequest): Promise<pb.LeaseKeepAliveResponse> {
+    this.checkOpen();
+    if (this.lead === 0n) await this.whenLeader();
+    const id = BigInt(req.ID);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const ttl = this.lessor.renew(id);
+        return { header: this.header(), ID: wireInt(id), TTL: ttl };
+      } catch (e) {
+        if (isFloeError(e, 'ERR_LEASE_NOT_FOUND')) return { header: this.header(), ID: wireInt(id) };
+        // Expired, revoke pending: wait for it (etcd blocks likewise), bounded.
+        if (isFloeError(e, 'ERR_LEASE_EXPIRED') && attempt < 200) {
+          await new Promise((r) => setTimeout(r, 25));
+          this.checkOpen();
+          continue;
+        }
+        if (isFloeError(e, 'ERR_LEASE_EXPIRED')) return { header: this.header(), ID: wireInt(id) };
+        throw e;
+      }
+    }
+  }
+
+  async leaseTimeToLive(req: pb.LeaseTimeToLiveRequest): Promise<pb.LeaseTimeToLiveResponse> {
+    await this.linearizable();
+    const id = BigInt(req.ID);
+    if (this.lessor.lookup(id) === null) return { header: this.header(), ID: wireInt(id), TTL: -1 };
+    const t = this.lessor.timeToLive(id, req.keys);
+    const resp: pb.LeaseTimeToLiveResponse = {
+      header: this.header(),
+      ID: wireInt(id),
+      TTL: t.ttlSec === FOREVER_TTL_SEC ? t.grantedTtlSec : t.ttlSec,
+      grantedTTL: t.grantedTtlSec,
+    };
+    if (req.keys && t.keys.length > 0) resp.keys = t.keys;
+    return resp;
+  }
+
+  async leaseLeases(): Promise<pb.LeaseLeasesResponse> {
+    await this.linearizable();
+    const ids = this.lessor.leaseIds();
+    const resp: pb.LeaseLeasesResponse = { header: this.header() };
+    if (ids.length > 0) resp.leases = ids.map((id) => ({ ID: wireInt(id) ?? 0 }));
+    return resp;
+  }
+
+  newWatchStream(): WatchStream {
+    this.checkOpen();
+    return new MemberWatchStream(this.store.newWatchStream(), (rev) => this.headerAt(rev));
+  }
+
+  private memberPb(m: MemberInfo): pb.Member {
+    const out: pb.Member = { ID: wireInt(m.id) ?? 0, peerURLs: [...m.peerUrls] };
+    if (m.name !== '') out.name = m.name;
+    if (m.clientUrls.length > 0) out.clientURLs = [...m.clientUrls];
+    if (m.isLearner) out.isLearner = true;
+    return out;
+  }
+
+  private membersPb(): pb.Member[] {
+    return this.membership.list().map((m) => this.memberPb(m));
+  }
+
+  async memberList(_req: pb.MemberListRequest): Promise<pb.MemberListResponse> {
+    await this.linearizable();
+    return { header: this.header(), members: this.membersPb() };
+  }
+
+  async memberAdd(req: pb.MemberAddRequest): Promise<pb.MemberAddResponse> {
+    this.checkOpen();
+    for (const m of this.membership.list()) {
+      if (m.peerUrls.some((u) => req.peerURLs.includes(u))) throw opError('ERR_PEER_URL_EXIST', 'etcdserver: Peer URLs already exists');
+    }
+    // etcd's strict reconfiguration check: a voter added to a lone member would leave the
+    // cluster without quorum until it starts (etcd refuses likewise).
+    if (!req.isLearner) {
+      throw opError('ERR_MEMBER_NOT_ENOUGH_STARTED', 'etcdserver: re-configuration failed due to not enough started members');
+    }
+    throw opError('ERR_NOT_CAPABLE', 'etcdserver: not capable');
+  }
+
+  async memberRemove(req: pb.MemberRemoveRequest): Promise<pb.MemberRemoveResponse> {
+    this.checkOpen();
+    const id = BigInt.asUintN(64, BigInt(req.ID));
+    if (this.membership.get(id) === undefined) throw opError('ERR_MEMBER_NOT_FOUND', 'etcdserver: member not found');
+    throw opError('ERR_MEMBER_NOT_ENOUGH_STARTED', 'etcdserver: re-configuration failed due to not enough started members');
+  }
+
+  async memberUpdate(req: pb.MemberUpdateRequest): Promise<pb.MemberUpdateResponse> {
+    this.checkOpen();
+    const id = BigInt.asUintN(64, BigInt(req.ID));
+    const m = this.membership.get(id);
+    if (m === undefined) throw opError('ERR_MEMBER_NOT_FOUND', 'etcdserver: member not found');
+    for (const o of this.membership.list()) {
+      if (o.id !== id && o.peerUrls.some((u) => req.peerURLs.includes(u))) throw opError('ERR_PEER_URL_EXIST', 'etcdserver: Peer URLs already exists');
+    }
+    if (this.lead === 0n) await this.whenLeader();
+    const ccId = this.reqIds.next();
+    const updated: MemberInfo = { ...m, peerUrls: [...req.peerURLs] };
+    await new Promise<ApplyResult>((resolve, reject) => {
+      this.waiters.set(ccId, { resolve, reject });
+      try {
+        this.raw.proposeConfChange({ kind: 'v1', type: 'ConfChangeUpdateNode', nodeId: id, context: Buffer.from(encodeMemberJson(updated)), id: ccId });
+      } catch (e) {
+        this.waiters.delete(ccId);
+        reject(e);
+        return;
+      }
+      this.schedulePump();
+    });
+    return { header: this.header(), members: this.membersPb() };
+  }
+
+  async memberPromote(req: pb.MemberPromoteRequest): Promise<pb.MemberPromoteResponse> {
+    this.checkOpen();
+    const id = BigInt.asUintN(64, BigInt(req.ID));
+    const m = this.membership.get(id);
+    if (m === undefined) throw opError('ERR_MEMBER_NOT_FOUND', 'etcdserver: member not found');
+    if (!m.isLearner) throw opError('ERR_MEMBER_NOT_LEARNER', 'etcdserver: can only promote a learner member');
+    throw opError('ERR_LEARNER_NOT_READY', 'etcdserver: can only promote a learner member which is in sync with leader');
+  }
+
+  async status(): Promise<pb.StatusResponse> {
+    this.checkOpen();
+    const st = this.db.stats();
+    const raftStatus = this.raw.status();
+    const resp: pb.StatusResponse = {
+      header: this.header(),
+      version: SERVER_VERSION,
+      dbSize: st.fileSizeBytes,
+      dbSizeInUse: st.fileSizeBytes - (st.freePages + st.pendingPages) * st.pageSize,
+      leader: wireInt(this.lead),
+      raftIndex: wireInt(this.storage.lastIndex()),
+      raftTerm: wireInt(raftStatus.hardState.term),
+      raftAppliedIndex: wireInt(this.applied),
+    };
+    const errs = this.alarms.list().map((a) => `memberID:${a.memberId} alarm:${a.alarm === 1 ? 'NOSPACE' : 'CORRUPT'} `);
+    if (errs.length > 0) resp.errors = errs;
+    return resp;
+  }
+
+  async hash(): Promise<pb.HashResponse> {
+    this.checkOpen();
+    this.store.commit();
+    const r = await this.store.hash();
+    return { header: this.headerAt(r.revision), hash: r.hash };
+  }
+
+  async hashKV(req: pb.HashKVRequest): Promise<pb.HashKVResponse> {
+    this.checkOpen();
+    const r = await this.store.hashKV(int64(req.revision));
+    const resp: pb.HashKVResponse = { header: this.headerAt(r.revision), hash: r.hash };
+    if (r.compactRevision > 0) resp.compact_revision = r.compactRevision;
+    return resp;
+  }
+
+  async defragment(): Promise<pb.DefragmentResponse> {
+    this.checkOpen();
+    await this.store.compactionIdle();
+    this.store.commit();
+    this.config.logger.log('I', 'etcdserver', 'starting to defragment the storage backend...');
+    this.db.defragment();
+    this.config.logger.log('I', 'etcdserver', 'finished defragmenting the storage backend');
+    return { header: this.header() };
+  }
+
+  async snapshot(): Promise<SnapshotStream> {
+    this.checkOpen();
+    // Everything applied goes into the file first (etcd's ForceCommit before the copy).
+    this.store.commit();
+    const copy = copyDb(this.db);
+    return {
+      sizeBytes: copy.sizeBytes,
+      async *chunks(): AsyncGenerator<Buffer> {
+        const { createHash } = await import('node:crypto');
+        const h = createHash('sha256');
+        for await (const c of copy.chunks()) {
+          h.update(c);
+          yield c;
+        }
+        yield h.digest();
+      },
+    };
+  }
+
+  async alarm(req: pb.AlarmRequest): Promise<pb.AlarmResponse> {
+    this.checkOpen();
+    if (req.action === 0) {
+      const alarms = this.alarms.list(req.alarm);
+      const resp: pb.AlarmResponse = { header: this.header() };
+      if (alarms.length > 0) resp.alarms = alarms.map((a) => ({ memberID: wireInt(a.memberId) ?? 0, alarm: a.alarm as pb.AlarmType }));
+      return resp;
+    }
+    const r = await this.propose({ alarm: { action: req.action, memberID: req.memberID, alarm: req.alarm } });
+    return r.resp as pb.AlarmResponse;
+  }
+
+  async moveLeader(req: pb.MoveLeaderRequest): Promise<pb.MoveLeaderResponse> {
+    this.checkOpen();
+    if (this.lead !== this.memberId) throw opError('ERR_NOT_LEADER', 'etcdserver: not leader');
+    const target = BigInt.asUintN(64, BigInt(req.targetID));
+    if (target !== this.memberId || this.membership.get(target) === undefined) {
+      throw opError('ERR_BAD_LEADER_TRANSFEREE', 'etcdserver: bad leader transferee');
+    }
+    return { header: this.header() };
+  }
+}
+
+function noSpaceError(): FloeError {
+  return new FloeError('ERR_NO_SPACE', 'etcdserver: mvcc: database space exceeded');
+}
+
+function txnHasPut(r: pb.TxnRequest): boolean {
+  for (const ops of [r.success, r.failure]) {
+    for (const op of ops) {
+      if (op.request === 'request_put') return true;
+      if (op.request === 'request_txn' && txnHasPut(op.request_txn)) return true;
+    }
+  }
+  return false;
+}
+
+function txnPutCost(r: pb.TxnRequest): number {
+  let cost = 0;
+  for (const ops of [r.success, r.failure]) {
+    for (const op of ops) {
+      if (op.request === 'request_put') cost += KV_OVERHEAD_BYTES + op.request_put.key.length + op.request_put.value.length;
+      else if (op.request === 'request_txn') cost += txnPutCost(op.request_txn);
+    }
+  }
+  return cost;
+}
+
+function txnAllSerializable(r: pb.TxnRequest): boolean {
+  for (const ops of [r.success, r.failure]) {
+    for (const op of ops) {
+      if (op.request === 'request_range' && !op.request_range.serializable) return false;
+      if (op.request === 'request_txn' && !txnAllSerializable(op.request_txn)) return false;
+    }
+  }
+  return true;
+}
