@@ -1,16 +1,23 @@
 /**
- * The `floe` command. Every failure is one line on stderr ("floe: ...") and a non-zero exit:
- * operators and scripts never see a stack trace.
+ * The `floe` command. With no command, or with only flags, it runs a member and serves etcd's
+ * client API, taking etcd's flags (as `etcd` does; serve.ts). Other commands are named first:
+ * `floe backend ...`. Every failure of a command is one line on stderr ("floe: ...") and a
+ * non-zero exit: operators and scripts never see a stack trace.
  */
 import { backendCommand, backendUsage } from './backend';
+import { USAGE } from './etcd-flag-table';
+import { serve } from './serve';
 
-const usage = `usage: floe <command> [args]
-
+const usage = `${USAGE}
 commands:
+  (none)           run a member; etcd's flags and ETCD_* variables (floe --help lists them)
   backend <cmd>    the storage engine's offline tools (check, stats, buckets, keys, get, compact, bench)
   help             this text
 
 ${backendUsage}`;
+
+/** Commands named by the first argument; anything else is the serve command's flags. */
+const COMMANDS = new Set(['backend', 'help']);
 
 /** Entry point used by bin/floe. Sets process.exitCode; never throws. */
 export function main(argv: readonly string[]): void {
@@ -20,6 +27,24 @@ export function main(argv: readonly string[]): void {
     process.stderr.write(`floe: stdout: ${e.message}\n`);
     process.exit(1);
   });
+  if (!COMMANDS.has(argv[0] ?? '')) {
+    // A server exits when serve says so, whatever handles are still open.
+    serve({
+      argv,
+      env: process.env,
+      stdout: (t) => process.stdout.write(t),
+      stderr: (t) => process.stderr.write(t),
+      // Loaded here so that the offline commands do not load the member's layers.
+      startMember: async (config) => (await import('../server')).startMember(config),
+    }).then(
+      (code) => process.exit(code),
+      (e: unknown) => {
+        process.stderr.write(`floe: ${describe(e)}\n`);
+        process.exit(1);
+      },
+    );
+    return;
+  }
   run(argv).then(
     (code) => {
       process.exitCode = code;
@@ -38,8 +63,6 @@ async function run(argv: readonly string[]): Promise<number> {
     case 'backend':
       return backendCommand(rest, out);
     case 'help':
-    case '--help':
-    case '-h':
       out(usage);
       return 0;
     default:

@@ -1,0 +1,167 @@
+/**
+ * The client-facing gRPC server: etcd's KV, Watch, Lease, Cluster, Maintenance and Auth
+ * services over one member (EtcdServerApi), with etcd's transport settings
+ * (v3rpc/grpc.go): receive limit --max-request-bytes + 512 KiB, send limit 2^31-1, the
+ * per-connection stream limit, server keepalive pings.
+ *
+ *   const server = new EtcdGrpcServer(member, options);
+ *   const port = await server.listen('127.0.0.1', 2379);
+ *   ...
+ *   await server.drain(timeoutMs);   // stop accepting, finish in-flight calls, then close
+ *
+ * Shutdown order (drain): listeners close and every connection is told to go away, so no new
+ * call starts; the long-lived streams (watch, lease keep-alive), which never finish on their
+ * own, are ended at once with etcd's "server stopped" (UNAVAILABLE: clients reconnect
+ * elsewhere); unary calls and snapshot streams in flight run to completion. What is still open
+ * after `timeoutMs` is cut off, as etcd does after its request timeout.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { assert } from '../pkg';
+import { etcdServices } from '../etcdpb';
+import type * as pb from '../etcdpb/messages';
+import type { EtcdServerApi } from '../server';
+import { authHandlers } from './auth-service';
+import { clusterHandlers } from './cluster-service';
+import { etcdError, toServiceError } from './errors';
+import { kvHandlers } from './kv-service';
+import { leaseHandlers } from './lease-service';
+import { maintenanceHandlers } from './maintenance-service';
+import { OpenStreams } from './open-streams';
+import { recordingRequestSizes } from './request-size';
+import {
+  DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
+  MIN_PROGRESS_NOTIFY_INTERVAL_MS,
+  intervalTimer,
+  watchHandlers,
+  type ProgressTimer,
+} from './watch-service';
+
+/** etcd's grpcOverheadBytes: room above --max-request-bytes for gRPC framing. */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+/** etcd's maxSendBytes (math.MaxInt32). */
+export const MAX_SEND_BYTES = 2 ** 31 - 1;
+/** etcd's default --max-concurrent-streams (math.MaxUint32). */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 2 ** 32 - 1;
+/**
+ * Node's HTTP/2 session memory bound (MB). Node's default (10) refuses new streams on a
+ * connection holding a few large requests or watch responses; etcd has no such bound.
+ */
+export const SESSION_MEMORY_MB = 64;
+
+/** Transport and watch settings; every field has etcd's default. */
+export interface GrpcServerOptions {
+  /** --max-concurrent-streams: streams per client connection. */
+  readonly maxConcurrentStreams?: number;
+  /** --grpc-keepalive-interval: server-to-client ping period; 0 disables (default 2 h). */
+  readonly keepaliveIntervalMs?: number;
+  /** --grpc-keepalive-timeout: wait for a ping's answer before closing (default 20 s). */
+  readonly keepaliveTimeoutMs?: number;
+  /** --experimental-watch-progress-notify-interval (default 10 min, at least 100 ms). */
+  readonly watchProgressNotifyIntervalMs?: number;
+  /** Uniform in [0, 1): jitter of the progress period (default Math.random). */
+  readonly random?: () => number;
+  /** The progress notification timer (default: the real clock). */
+  readonly progressTimer?: ProgressTimer;
+}
+
+const DEFAULT_KEEPALIVE_INTERVAL_MS = 2 * 60 * 60 * 1000;
+const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20 * 1000;
+
+/** How a drain ended. */
+export type DrainOutcome = 'drained' | 'forced';
+
+/** The gRPC server of one member; see the file comment. */
+export class EtcdGrpcServer {
+  private readonly server: grpc.Server;
+  private readonly openStreams = new OpenStreams();
+  private draining: Promise<DrainOutcome> | null = null;
+
+  constructor(api: EtcdServerApi, opts: GrpcServerOptions = {}) {
+    const { maxRequestBytes, maxTxnOps } = api.limits;
+    assert(Number.isSafeInteger(maxRequestBytes) && maxRequestBytes > 0, `maxRequestBytes ${maxRequestBytes}`);
+    assert(Number.isSafeInteger(maxTxnOps) && maxTxnOps >= 0, `maxTxnOps ${maxTxnOps}`);
+    const maxStreams = opts.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS;
+    assert(Number.isSafeInteger(maxStreams) && maxStreams >= 1 && maxStreams <= DEFAULT_MAX_CONCURRENT_STREAMS, `maxConcurrentStreams ${maxStreams}`);
+    const keepaliveMs = opts.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
+    const keepaliveTimeoutMs = opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+    assert(keepaliveMs >= 0 && keepaliveTimeoutMs >= 0, 'keepalive settings must not be negative');
+
+    const options: grpc.ServerOptions = {
+      'grpc.max_receive_message_length': maxRequestBytes + GRPC_OVERHEAD_BYTES,
+      'grpc.max_send_message_length': MAX_SEND_BYTES,
+      'grpc.max_concurrent_streams': maxStreams,
+      'grpc-node.max_session_memory': SESSION_MEMORY_MB,
+    };
+    if (keepaliveMs > 0) {
+      options['grpc.keepalive_time_ms'] = keepaliveMs;
+      if (keepaliveTimeoutMs > 0) options['grpc.keepalive_timeout_ms'] = keepaliveTimeoutMs;
+    }
+    this.server = new grpc.Server(options);
+
+    const svc = etcdServices();
+    const sizeOf = (resp: pb.WatchResponse): number => svc.watch.Watch.responseSerialize(resp).length;
+    this.server.addService(recordingRequestSizes(svc.kv), kvHandlers(api));
+    this.server.addService(
+      svc.watch,
+      watchHandlers(api, {
+        fragmentLimitBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES,
+        progressNotifyIntervalMs: Math.max(
+          MIN_PROGRESS_NOTIFY_INTERVAL_MS,
+          opts.watchProgressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
+        ),
+        sizeOf,
+        random: opts.random ?? Math.random,
+        progressTimer: opts.progressTimer ?? intervalTimer,
+        openStreams: this.openStreams,
+      }),
+    );
+    this.server.addService(svc.lease, leaseHandlers(api, this.openStreams));
+    this.server.addService(svc.cluster, clusterHandlers(api));
+    this.server.addService(svc.maintenance, maintenanceHandlers(api));
+    this.server.addService(svc.auth, authHandlers(api));
+  }
+
+  /**
+   * Listens on `host:port` (port 0: any free port) and resolves with the bound port. `host`
+   * is an IP address; IPv6 without brackets.
+   */
+  listen(host: string, port: number): Promise<number> {
+    assert(this.draining === null, 'listen after drain');
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    });
+  }
+
+  /** Long-lived streams (watch, keep-alive) open now. */
+  get openStreamCount(): number {
+    return this.openStreams.size;
+  }
+
+  /**
+   * Stops the server gracefully (see the file comment); resolves 'drained' when every call
+   * finished in time, 'forced' when calls were cut off after `timeoutMs`. Idempotent.
+   */
+  drain(timeoutMs: number): Promise<DrainOutcome> {
+    if (this.draining !== null) return this.draining;
+    assert(timeoutMs >= 0, `drain timeout ${timeoutMs}`);
+    this.draining = new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve('forced');
+      }, timeoutMs);
+      // First stop new calls, then end the streams that would hold the drain open forever.
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve('drained');
+      });
+      this.openStreams.endAll(toServiceError(etcdError('STOPPED')));
+    });
+    return this.draining;
+  }
+
+  /** Closes every connection at once, cutting off calls in flight. */
+  forceClose(): void {
+    this.server.forceShutdown();
+  }
+}

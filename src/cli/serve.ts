@@ -1,0 +1,266 @@
+/**
+ * `floe` with no command (or only flags): run one member and serve etcd's client API, as
+ * `etcd` does. Start-up, in order:
+ *
+ * 1. read etcd's flags and ETCD_* variables (etcd-flags.ts); bad input stops here with etcd's
+ *    wording and exit code (2 for flag syntax, 1 for invalid settings);
+ * 2. log etcd's start-up lines (capnslog or zap, --log-level);
+ * 3. lock the data dir (data-dir-lock.ts): a second process on it refuses, exit 1;
+ * 4. start the member and wait until it is ready (it logs "published ... to cluster");
+ * 5. log "ready to serve client requests", listen on every --listen-client-urls and log
+ *    "serving insecure client requests on HOST:PORT" for each (the port actually bound, so
+ *    `:0` tells where it went).
+ *
+ * SIGTERM or SIGINT (also during start-up): log etcd's "received terminated signal, shutting
+ * down...", drain the gRPC server (in-flight calls finish; watch and keep-alive streams end
+ * with "server stopped"; cut off after etcd's request timeout, 5 s + 2 x election timeout),
+ * close the member, release the lock, exit 0. A second signal cuts the drain short.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EtcdGrpcServer } from '../api';
+import { isFloeError } from '../pkg';
+import type { EtcdServerApi, MemberConfig } from '../server';
+import { flagsHelp, USAGE } from './etcd-flag-table';
+import { readEtcdFlags, type ServeSettings } from './etcd-flags';
+import { lockDataDir, type DataDirLock } from './data-dir-lock';
+import { createLogger, type ServeLogger } from './log';
+
+/** The etcd API version Floe serves. */
+export const ETCD_API_VERSION = '3.4';
+
+/** What serve needs from a member (src/server's Member satisfies it). */
+export interface ServedMember extends EtcdServerApi {
+  /** Settles once the member serves (it leads and has published itself). */
+  readonly ready: Promise<void>;
+  /** Stops the member: requests in flight finish, files are closed. */
+  close(): Promise<void>;
+}
+
+/** Starts a member (src/server's startMember in `floe`; a test double in tests). */
+export type MemberFactory = (config: Partial<MemberConfig>) => Promise<ServedMember>;
+
+/** The process around serve, injected so tests can run it in a child with a test double. */
+export interface ServeIo {
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly startMember: MemberFactory;
+  /** Calls `handler` on SIGTERM/SIGINT; returns the function that stops listening. */
+  readonly onSignal?: (handler: (signal: NodeJS.Signals) => void) => () => void;
+}
+
+const processSignals = (handler: (signal: NodeJS.Signals) => void): (() => void) => {
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return () => {
+    process.off('SIGTERM', handler);
+    process.off('SIGINT', handler);
+  };
+};
+
+/** Go's names of the signals etcd logs ("received terminated signal"). */
+const SIGNAL_NAMES: Partial<Record<NodeJS.Signals, string>> = { SIGTERM: 'terminated', SIGINT: 'interrupt' };
+
+/** Runs the serve command; resolves with the process exit code once it should exit. */
+export async function serve(io: ServeIo): Promise<number> {
+  const outcome = readEtcdFlags(io.argv, io.env);
+  const earlyLog = createLogger({ format: 'capnslog', level: 'info', write: io.stderr });
+  switch (outcome.kind) {
+    case 'help':
+      // As Go's flag package and etcd: the short usage on stderr, the flags on stdout.
+      io.stderr(USAGE);
+      io.stdout(flagsHelp());
+      return 0;
+    case 'version':
+      io.stdout(versionText());
+      return 0;
+    case 'usage-error':
+      io.stderr(`${outcome.message}\n${USAGE}`);
+      return 2;
+    case 'env-conflict':
+      earlyLog.log('C', 'pkg/flags', outcome.message);
+      return 1;
+    case 'invalid':
+      for (const n of outcome.notes) earlyLog.log(n.level, 'pkg/flags', n.msg);
+      earlyLog.log('E', 'etcdmain', `error verifying flags, ${outcome.message}. See 'floe --help'.`);
+      if (outcome.message.startsWith('--advertise-client-urls is required')) {
+        earlyLog.log('E', 'etcdmain', 'When listening on specific address(es), this etcd process must advertise accessible url(s) to each connected client.');
+      }
+      return 1;
+    case 'serve':
+      break;
+  }
+  const s = outcome.settings;
+  const log = createLogger({ format: s.logger, level: s.logLevel, write: s.logOutput === 'stdout' ? io.stdout : io.stderr });
+  for (const n of outcome.notes) log.log(n.level, 'pkg/flags', n.msg);
+  logStartup(log, s);
+  return new Serving(io, s, log).run();
+}
+
+/** The text of `floe --version` (etcd's layout, Floe's facts). */
+export function versionText(): string {
+  return [
+    `Floe Version: ${floeVersion()}`,
+    `etcd API Version: ${ETCD_API_VERSION}`,
+    `Node Version: ${process.version}`,
+    `Node OS/Arch: ${process.platform}/${process.arch}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Floe's version from its package.json, found upwards from this file, else upwards from the
+ * working directory (builds into an outside dir run from the repository).
+ */
+export function floeVersion(): string {
+  for (const start of [__dirname, process.cwd()]) {
+    for (let dir = start; ; dir = path.dirname(dir)) {
+      try {
+        const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === 'floe' && typeof pkg.version === 'string') return pkg.version;
+      } catch {
+        // no package.json here: keep looking upwards
+      }
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  return 'unknown';
+}
+
+function logStartup(log: ServeLogger, s: ServeSettings): void {
+  for (const line of versionText().trimEnd().split('\n')) log.log('I', 'etcdmain', line);
+  if (s.dataDirDefaulted) log.log('W', 'etcdmain', `no data-dir provided, using default data-dir ./${s.dataDir}`);
+  log.log('I', 'embed', `name = ${s.name}`);
+  log.log('I', 'embed', `data dir = ${s.dataDir}`);
+  log.log('I', 'embed', `member dir = ${path.join(s.dataDir, 'member')}`);
+  log.log('I', 'embed', `heartbeat = ${s.heartbeatMs}ms`);
+  log.log('I', 'embed', `election = ${s.electionMs}ms`);
+  log.log('I', 'embed', `snapshot count = ${s.snapshotCount}`);
+  if (s.advertiseClientUrls.length > 0) log.log('I', 'embed', `advertise client URLs = ${s.advertiseClientUrls.join(',')}`);
+}
+
+/** The member's settings from the flags; zero means "the member's default" for the batch. */
+export function memberConfig(s: ServeSettings, log: ServeLogger): Partial<MemberConfig> {
+  return {
+    name: s.name,
+    dataDir: s.dataDir,
+    initialAdvertisePeerUrls: s.initialAdvertisePeerUrls,
+    advertiseClientUrls: s.advertiseClientUrls,
+    initialCluster: s.initialCluster,
+    initialClusterState: s.initialClusterState,
+    initialClusterToken: s.initialClusterToken,
+    snapshotCount: s.snapshotCount,
+    heartbeatMs: s.heartbeatMs,
+    electionMs: s.electionMs,
+    quotaBackendBytes: s.quotaBackendBytes,
+    maxRequestBytes: s.maxRequestBytes,
+    maxTxnOps: s.maxTxnOps,
+    autoCompactionMode: s.autoCompactionMode,
+    autoCompactionRetention: s.autoCompactionRetention,
+    backendBatchIntervalMs: s.backendBatchIntervalMs === 0 ? undefined : s.backendBatchIntervalMs,
+    backendBatchLimit: s.backendBatchLimit === 0 ? undefined : s.backendBatchLimit,
+    freelistType: s.freelistType,
+    maxWals: s.maxWals,
+    maxSnapshots: s.maxSnapshots,
+    unsafeNoFsync: s.unsafeNoFsync,
+    logger: log,
+  };
+}
+
+/** etcd's request timeout (ReqTimeout): how long a drain waits before cutting calls off. */
+export function drainTimeoutMs(s: ServeSettings): number {
+  return 5000 + 2 * s.electionMs;
+}
+
+/** One run of the server, from the lock to the exit code. */
+class Serving {
+  private lock: DataDirLock | null = null;
+  private member: ServedMember | null = null;
+  private server: EtcdGrpcServer | null = null;
+  private stopRequested: (() => void) | null = null;
+  private readonly stop: Promise<void>;
+  private signals = 0;
+
+  constructor(
+    private readonly io: ServeIo,
+    private readonly s: ServeSettings,
+    private readonly log: ServeLogger,
+  ) {
+    this.stop = new Promise((resolve) => (this.stopRequested = resolve));
+  }
+
+  async run(): Promise<number> {
+    const unlisten = (this.io.onSignal ?? processSignals)((sig) => this.onSignal(sig));
+    try {
+      return await this.serveUntilStopped();
+    } finally {
+      unlisten();
+    }
+  }
+
+  private onSignal(sig: NodeJS.Signals): void {
+    this.signals++;
+    if (this.signals === 1) {
+      this.log.log('N', 'pkg/osutil', `received ${SIGNAL_NAMES[sig] ?? sig} signal, shutting down...`);
+      this.stopRequested!();
+    } else {
+      this.log.log('W', 'pkg/osutil', `received ${SIGNAL_NAMES[sig] ?? sig} signal again; closing client connections now`);
+      this.server?.forceClose();
+    }
+  }
+
+  private async serveUntilStopped(): Promise<number> {
+    try {
+      this.lock = lockDataDir(this.s.dataDir);
+    } catch (e) {
+      this.log.log('C', 'etcdmain', isFloeError(e) ? e.message : `cannot access data directory: ${(e as Error).message}`);
+      return 1;
+    }
+    try {
+      const stopped = this.stop.then(() => 'stopped' as const);
+      this.member = await this.io.startMember(memberConfig(this.s, this.log));
+      if ((await Promise.race([this.member.ready.then(() => 'ready' as const), stopped])) === 'stopped') return await this.shutdown();
+      this.log.log('I', 'embed', 'ready to serve client requests');
+      this.server = new EtcdGrpcServer(this.member, {
+        maxConcurrentStreams: this.s.maxConcurrentStreams,
+        keepaliveIntervalMs: this.s.keepaliveIntervalMs,
+        keepaliveTimeoutMs: this.s.keepaliveTimeoutMs,
+        watchProgressNotifyIntervalMs: this.s.watchProgressNotifyIntervalMs,
+      });
+      for (const u of this.s.listenClientUrls) {
+        // etcd binds "localhost" as the IPv4 loopback address.
+        const host = u.host === 'localhost' ? '127.0.0.1' : u.host;
+        const where = host.includes(':') ? `[${host}]` : host;
+        let port: number;
+        try {
+          port = await this.server.listen(host, u.port);
+        } catch (e) {
+          this.log.log('C', 'etcdmain', `listen tcp ${where}:${u.port}: ${(e as Error).message}`);
+          await this.shutdown();
+          return 1;
+        }
+        this.log.log('N', 'embed', `serving insecure client requests on ${where}:${port}, this is strongly discouraged!`);
+      }
+      await this.stop;
+      return await this.shutdown();
+    } catch (e) {
+      this.log.log('C', 'etcdmain', (e as Error).message);
+      await this.shutdown().catch(() => undefined);
+      return 1;
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /** Drain, then close the member; the lock is released by the caller. */
+  private async shutdown(): Promise<number> {
+    if (this.server !== null) {
+      const outcome = await this.server.drain(drainTimeoutMs(this.s));
+      if (outcome === 'forced') this.log.log('W', 'embed', 'client requests still running at the request timeout were cut off');
+    }
+    if (this.member !== null) await this.member.close();
+    return 0;
+  }
+}
