@@ -9,12 +9,34 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { open } from 'lmdb';
 import { floeTarget, runWorkload, type BenchResult, type BenchTarget, type Workload } from '../src/cli/backend-bench';
 import { parseArgs, intFlag } from '../src/cli/args';
 
+/** The slice of the `lmdb` package the benchmark uses. */
+interface LmdbDb {
+  transactionSync<T>(fn: () => T): T;
+  putSync(key: Buffer, value: Buffer): boolean;
+  getBinary(key: Buffer): Buffer | undefined;
+  close(): unknown;
+}
+
+/**
+ * lmdb is a reference, not a dependency: its prebuilt optional packages for other platforms
+ * are missing from the registry this project installs from, which breaks `npm ci`, so
+ * `npm run bench:engine` installs it without saving and it is loaded here at run time.
+ */
+function openLmdb(dir: string): LmdbDb {
+  let lmdb: { open(options: Record<string, unknown>): LmdbDb };
+  try {
+    lmdb = require('lmdb') as typeof lmdb;
+  } catch {
+    throw new Error('bench:engine needs the lmdb package: npm i --no-save lmdb@3 (npm run bench:engine does this)');
+  }
+  return lmdb.open({ path: dir, compression: false, encoding: 'binary', keyEncoding: 'binary' });
+}
+
 function lmdbTarget(dir: string): BenchTarget {
-  const db = open({ path: dir, compression: false, encoding: 'binary', keyEncoding: 'binary' });
+  const db = openLmdb(dir);
   return {
     name: 'lmdb',
     writeBatch(entries) {
