@@ -147,6 +147,11 @@ export class DB implements TxHost {
     return this.meta.pageSize;
   }
 
+  /** The file's size now (O(1); stats() walks every page for the same figure). */
+  get fileSizeBytes(): number {
+    return this.file.sizeBytes;
+  }
+
   /** The last committed txid. */
   get txid(): number {
     return this.meta.txid;

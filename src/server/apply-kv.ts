@@ -246,6 +246,9 @@ function runTxn(view: ReadView, txn: TxnWrite | null, r: pb.TxnRequest, path: bo
     switch (op.request) {
       case 'request_range': {
         const rr = applyRange(view, op.request_range);
+        // etcd: a range sees the revision the txn has reached when it runs (the begin
+        // revision, or the next one once an earlier op in the txn changed something).
+        rr.header = { revision: view.revision };
         responses.push({ response_range: rr });
         break;
       }
@@ -283,12 +286,14 @@ export function isTxnReadonly(r: pb.TxnRequest): boolean {
   return true;
 }
 
-/** Sets `header` on a txn response and `inner` (revision only, as etcd) on every nested one. */
+/**
+ * Sets `header` on a txn response and `inner` (revision only, as etcd) on every nested put,
+ * delete and txn. Ranges keep the revision runTxn gave them when they ran.
+ */
 export function fillTxnHeaders(resp: pb.TxnResponse, header: Header, inner: Header): void {
   resp.header = header;
   for (const op of resp.responses ?? []) {
-    if ('response_range' in op) op.response_range.header = inner;
-    else if ('response_put' in op) op.response_put.header = inner;
+    if ('response_put' in op) op.response_put.header = inner;
     else if ('response_delete_range' in op) op.response_delete_range.header = inner;
     else if ('response_txn' in op) fillTxnHeaders(op.response_txn, inner, inner);
   }

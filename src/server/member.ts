@@ -60,7 +60,11 @@ import {
 import { MemberWatchStream } from './watch';
 
 /** The server version Status reports. */
-export const SERVER_VERSION = '3.4.0';
+/**
+ * The etcd server version Floe reports (Status, /version): the etcd release whose API and
+ * behaviour it matches, so clients and tools that parse the version treat it as that etcd.
+ */
+export const SERVER_VERSION = '3.4.23';
 /** etcd's lease expiry check period on the leader. */
 const LEASE_EXPIRY_CHECK_MS = 500;
 /** etcd's quota cost of a put beyond its key and value (etcdserver/quota.go kvOverhead). */
@@ -717,8 +721,14 @@ class EtcdMember implements Member {
   }
 
   private applyAlarm(a: pb.AlarmRequest): pb.AlarmResponse {
-    const resp: pb.AlarmResponse = { header: this.header(), alarms: [] };
+    const resp: pb.AlarmResponse = { header: this.header() };
     const am = { memberId: BigInt(a.memberID), alarm: a.alarm };
+    if (a.action === 0) {
+      const alarms = this.alarms.list(a.alarm);
+      if (alarms.length > 0) resp.alarms = alarms.map((x) => ({ memberID: wireInt(x.memberId) ?? 0, alarm: x.alarm as pb.AlarmType }));
+      return resp;
+    }
+    resp.alarms = [];
     if (a.action === 1) {
       if (a.alarm === 0) return resp;
       const m = this.alarms.activate(am);
@@ -769,7 +779,7 @@ class EtcdMember implements Member {
   private checkQuota(costBytes: number): void {
     if (this.quotaBytes === Infinity) return;
     if (this.noSpace) throw noSpaceError();
-    if (this.db.stats().fileSizeBytes + costBytes <= this.quotaBytes) return;
+    if (this.db.fileSizeBytes + costBytes <= this.quotaBytes) return;
     this.config.logger.log('W', 'etcdserver', `database space exceeded; raising NOSPACE alarm`);
     void this.propose({ alarm: { action: 1, memberID: this.memberId.toString(), alarm: 1 } }).catch(() => undefined);
     throw noSpaceError();
@@ -1045,7 +1055,9 @@ class EtcdMember implements Member {
 
   async memberList(_req: pb.MemberListRequest): Promise<pb.MemberListResponse> {
     await this.linearizable();
-    return { header: this.header(), members: this.membersPb() };
+    // etcd's cluster responses carry no revision in their header.
+    const { revision: _revision, ...header } = this.header();
+    return { header, members: this.membersPb() };
   }
 
   async memberAdd(req: pb.MemberAddRequest): Promise<pb.MemberAddResponse> {
@@ -1132,7 +1144,8 @@ class EtcdMember implements Member {
     this.checkOpen();
     const r = await this.store.hashKV(int64(req.revision));
     const resp: pb.HashKVResponse = { header: this.headerAt(r.revision), hash: r.hash };
-    if (r.compactRevision > 0) resp.compact_revision = r.compactRevision;
+    // etcd sends compact_revision always, -1 before any compaction.
+    resp.compact_revision = r.compactRevision;
     return resp;
   }
 
@@ -1167,12 +1180,8 @@ class EtcdMember implements Member {
 
   async alarm(req: pb.AlarmRequest): Promise<pb.AlarmResponse> {
     this.checkOpen();
-    if (req.action === 0) {
-      const alarms = this.alarms.list(req.alarm);
-      const resp: pb.AlarmResponse = { header: this.header() };
-      if (alarms.length > 0) resp.alarms = alarms.map((a) => ({ memberID: wireInt(a.memberId) ?? 0, alarm: a.alarm as pb.AlarmType }));
-      return resp;
-    }
+    // Every alarm request, a GET included, goes through raft as in etcd: the answer is the
+    // state at a point in the log, and each one advances the raft index as etcd's does.
     const r = await this.propose({ alarm: { action: req.action, memberID: req.memberID, alarm: req.alarm } });
     return r.resp as pb.AlarmResponse;
   }
