@@ -7,6 +7,9 @@
  * `k <path> <key> <value>` for a key, every item hex, path = bucket names joined by '/'.
  */
 import type { Bucket, DB, ReadTx } from './index';
+import { Rng } from '../pkg/rng';
+
+export { Rng };
 
 /** A bucket of the model: hex key -> value bytes or a nested bucket. Hex order is byte order. */
 export class ModelBucket {
@@ -68,51 +71,6 @@ export function floeDump(tx: ReadTx): string[] {
 /** Dumps the whole database at its last commit. */
 export function dbDump(db: DB): string[] {
   return db.view((tx) => floeDump(tx));
-}
-
-/** A small deterministic generator (xorshift128+ folded to 32 bits), seedable, for replay. */
-export class Rng {
-  private a: number;
-  private b: number;
-
-  constructor(seed: number) {
-    this.a = (seed ^ 0x9e3779b9) >>> 0 || 1;
-    this.b = (Math.imul(seed, 0x85ebca6b) ^ 0xc2b2ae35) >>> 0 || 2;
-  }
-
-  /** A uniform 32-bit unsigned integer. */
-  u32(): number {
-    let s1 = this.a;
-    const s0 = this.b;
-    this.a = s0;
-    s1 ^= s1 << 23;
-    s1 ^= s1 >>> 17;
-    s1 ^= s0;
-    s1 ^= s0 >>> 26;
-    this.b = s1 >>> 0;
-    return (this.a + this.b) >>> 0;
-  }
-
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return this.u32() % n;
-  }
-
-  /** True with probability p. */
-  chance(p: number): boolean {
-    return this.u32() / 0x100000000 < p;
-  }
-
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-
-  /** `n` bytes drawn from an alphabet of `alphabet` distinct values (small -> collisions). */
-  bytes(n: number, alphabet = 256): Buffer {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = alphabet === 256 ? this.u32() & 0xff : 0x61 + this.int(alphabet);
-    return b;
-  }
 }
 
 /** The largest value the tests write: etcd's default request limit, 1.5 MiB. */

@@ -15,52 +15,7 @@ export class ManualClock implements LeaseClock {
   }
 }
 
-/** xorshift128+ on 32-bit halves: deterministic from one seed. */
-export class Rng {
-  private a: number;
-  private b: number;
-  constructor(seed: number) {
-    this.a = (seed ^ 0x9e3779b9) >>> 0 || 1;
-    this.b = (Math.imul(seed, 0x85ebca6b) ^ 0xc2b2ae35) >>> 0 || 2;
-    for (let i = 0; i < 8; i++) this.u32();
-  }
-  u32(): number {
-    let s1 = this.a;
-    const s0 = this.b;
-    this.a = s0;
-    s1 ^= s1 << 23;
-    s1 ^= s1 >>> 17;
-    s1 ^= s0;
-    s1 ^= s0 >>> 26;
-    this.b = s1 >>> 0;
-    return (this.a + this.b) >>> 0;
-  }
-  int(n: number): number {
-    return this.u32() % n;
-  }
-  chance(p: number): boolean {
-    return this.u32() / 0x1_0000_0000 < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)] as T;
-  }
-}
-
-/** The base seed: FLOE_SEED when set, else from the clock (printed by failing tests). */
-export const baseSeed: number = Number(process.env.FLOE_SEED ?? Date.now() % 1_000_000);
-
-/** Runs fn(seed) for `runs` seeds; a failure names the seed to replay with FLOE_SEED. */
-export function forSeeds(runs: number, fn: (seed: number) => void): void {
-  for (let i = 0; i < runs; i++) {
-    const seed = baseSeed + i;
-    try {
-      fn(seed);
-    } catch (e) {
-      if (e instanceof Error) e.message = `[replay with FLOE_SEED=${seed}] ${e.message}`;
-      throw e;
-    }
-  }
-}
+export { Rng, baseSeed, forSeeds } from '../pkg/rng';
 
 /** A LeaseStore in memory: one bucket map, ranges in byte order. */
 export class MemoryStore implements LeaseStore {

@@ -4,3 +4,4 @@ export { failpoint } from './failpoint';
 export { crc32c } from './crc32c';
 export { ProtoWriter, readFields, asInt64, type ProtoField, WIRE_VARINT, WIRE_BYTES, WIRE_FIXED32, WIRE_FIXED64, ERR_PROTO } from './protowire';
 export { scratchDir } from './scratch';
+export { Rng, baseSeed, forSeeds } from './rng';
