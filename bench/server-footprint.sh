@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# server-footprint.sh: two figures of issue 3, each measured against a fresh real etcd and a
+# fresh Floe in the same run, one server at a time, reported as ratios:
+#   1. resident memory (VmRSS) after loading N keys (default 1M) of 256-byte values;
+#   2. put p99 under put100 load, alone and while another client reads a 100k-key range in
+#      a loop (the seed's "reads never block writes": the p99 may at most double).
+# Usage, from the repository root: bench/server-footprint.sh [-n KEYS] [-- TARGET_COMMAND...]
+# (default target ./bin/floe). Needs etcd (etcd-server) and Go (golang-go) for etcdload.
+set -euo pipefail
+keys=1000000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n) keys=$2; shift 2;;
+    --) shift; break;;
+    *) echo "usage: $0 [-n KEYS] [-- TARGET_COMMAND...]" >&2; exit 2;;
+  esac
+done
+target=("$@"); [ ${#target[@]} -gt 0 ] || target=(./bin/floe)
+load=$(../shared/bench/etcdload/build.sh | tail -n 1)
+work=$(mktemp -d /tmp/footprint.XXXXXX)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+# start SIDE PORT: a fresh single member; sets $pid and $ep
+start() {
+  local side=$1 port=$2
+  local flags=(--name m --data-dir "$work/data-$side-$port" --quota-backend-bytes 8589934592
+    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port"
+    --listen-peer-urls "http://127.0.0.1:$((port+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port+1))"
+    --initial-cluster "m=http://127.0.0.1:$((port+1))")
+  if [ "$side" = etcd ]; then etcd "${flags[@]}" >"$work/$side.log" 2>&1 &
+  else "${target[@]}" "${flags[@]}" >"$work/$side.log" 2>&1 & fi
+  pid=$!; ep="127.0.0.1:$port"
+  for _ in $(seq 1 150); do
+    ETCDCTL_API=3 etcdctl --endpoints="$ep" --command-timeout=1s endpoint health >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "server-footprint.sh: $side did not start" >&2; tail -n 20 "$work/$side.log" >&2; exit 1
+}
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+fill() { "$load" --endpoints="$ep" --conns=10 --clients=100 --total="$1" --json put --key-size=8 --val-size=256 --key-space-size="$1" --sequential-keys >/dev/null; }
+p99() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["p99_ms"], d["errors"])' "$1"; }
+
+declare -A rss base busy
+for side in etcd target; do
+  start "$side" 24100
+  fill "$keys"
+  sleep 2
+  rss[$side]=$(rss_kib "$pid")
+  stop
+
+  start "$side" 24200
+  fill 100000
+  put=("$load" --endpoints="$ep" --conns=10 --clients=100 --total=20000 --json put --key-size=8 --val-size=256 --key-space-size=100000)
+  base[$side]=$(p99 "$("${put[@]}")")
+  # Reader: the whole 100k-key range (all keys sort after \x01), over and over.
+  ( while :; do ETCDCTL_API=3 etcdctl --endpoints="$ep" get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=30s >/dev/null 2>&1 || true; done ) &
+  reader=$!
+  sleep 1
+  busy[$side]=$(p99 "$("${put[@]}")")
+  kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null || true
+  stop
+done
+
+echo "resident memory after $keys keys of 256 bytes: etcd $((rss[etcd]/1024)) MiB, target $((rss[target]/1024)) MiB, ratio $(awk -v a="${rss[target]}" -v b="${rss[etcd]}" 'BEGIN{printf "%.2f", a/b}')x"
+for side in etcd target; do
+  read -r b be <<<"${base[$side]}"; read -r u ue <<<"${busy[$side]}"
+  echo "$side put100 p99: alone ${b} ms, with a 100k-key range reader ${u} ms (x$(awk -v a="$u" -v b="$b" 'BEGIN{printf "%.2f", a/b}')), errors $be/$ue"
+done
