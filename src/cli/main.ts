@@ -12,12 +12,13 @@ const usage = `${USAGE}
 commands:
   (none)           run a member; etcd's flags and ETCD_* variables (floe --help lists them)
   backend <cmd>    the storage engine's offline tools (check, stats, buckets, keys, get, compact, bench)
+  snapshot <cmd>   save, restore and status of backend snapshots, as etcdctl snapshot
   help             this text
 
 ${backendUsage}`;
 
 /** Commands named by the first argument; anything else is the serve command's flags. */
-const COMMANDS = new Set(['backend', 'help']);
+const COMMANDS = new Set(['backend', 'snapshot', 'help']);
 
 /** Entry point used by bin/floe. Sets process.exitCode; never throws. */
 export function main(argv: readonly string[]): void {
@@ -62,6 +63,11 @@ async function run(argv: readonly string[]): Promise<number> {
   switch (cmd) {
     case 'backend':
       return backendCommand(rest, out);
+    case 'snapshot': {
+      // Loaded here so that the other commands do not load the snapshot code.
+      const { snapshotCommand } = await import('./snapshot');
+      return snapshotCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+    }
     case 'help':
       out(usage);
       return 0;
