@@ -45,6 +45,7 @@ import { resolveMemberConfig, effectiveQuotaBytes, autoCompactionRetention, type
 import { computeClusterId, computeMemberId, idHex, parseInitialCluster } from './ids';
 import { Membership, CLUSTER_VERSION, encodeMemberJson, decodeMemberJson, membersFromV2Store, type MemberInfo } from './membership';
 import { AlarmStore } from './alarms';
+import { ensureAuthState } from './auth-state';
 import { encodeRaftRequest, decodeRaftRequest, decodeV2Request, type RaftRequest, type RaftRequestIn, type V2Request } from './raft-request';
 import {
   applyDeleteRange,
@@ -235,6 +236,7 @@ class EtcdMember implements Member {
       storeRef = store;
       const membership = new Membership(batch);
       const alarms = new AlarmStore(batch);
+      ensureAuthState(batch);
       batch.commit();
 
       const snapshotter = new Snapshotter(layout.snapDir);

@@ -52,13 +52,17 @@ export function commandFromSpec(spec: string, restoreSpec?: string): ServerComma
   };
 }
 
+/** This repository's `bin/floe`, found from the compiled file (dist/test/compat/). */
+export const REPO_FLOE = path.resolve(__dirname, '..', '..', '..', 'bin', 'floe');
+
 /**
- * The side under test: FLOE_COMPAT_TARGET (a command spec, see commandFromSpec) with
- * FLOE_COMPAT_TARGET_RESTORE for its restore command; real etcd when unset.
+ * The side under test: FLOE_COMPAT_TARGET (a command spec, see commandFromSpec; `etcd` runs
+ * etcd against itself, which checks the harness) with FLOE_COMPAT_TARGET_RESTORE for its
+ * restore command; this repository's Floe when unset.
  */
 export function targetFromEnv(): ServerCommand {
   const spec = process.env.FLOE_COMPAT_TARGET;
-  if (spec === undefined || spec.trim() === '') return etcdCommand();
+  if (spec === undefined || spec.trim() === '') return commandFromSpec(REPO_FLOE);
   return commandFromSpec(spec, process.env.FLOE_COMPAT_TARGET_RESTORE);
 }
 

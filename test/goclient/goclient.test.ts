@@ -1,7 +1,7 @@
 /**
  * etcd's own Go client (clientv3 3.4) runs the same script against a fresh real etcd and a
- * fresh target server (FLOE_COMPAT_TARGET, see test/compat/server.ts; real etcd until Floe
- * serves) and must print the same transcript: revisions, values, versions, counts, watch
+ * fresh target server (Floe; FLOE_COMPAT_TARGET overrides, see test/compat/server.ts) and
+ * must print the same transcript: revisions, values, versions, counts, watch
  * events, lease behaviour and the exact error strings clients match on.
  */
 import { test } from 'node:test';
