@@ -44,6 +44,22 @@ test('stats: every page below the high-water mark is accounted for once', () => 
   db.close();
 });
 
+test('fileSizeBytes is the file size stats() reports, and the size on disk, as the file grows', () => {
+  const file = fileName();
+  const db = DB.open(file, { noSync: true });
+  const before = db.fileSizeBytes;
+  assert.equal(before, db.stats().fileSizeBytes);
+  assert.equal(before, fs.statSync(file).size);
+  db.update((tx) => {
+    const bk = tx.createBucket(b('grow'));
+    for (let i = 0; i < 2000; i++) bk.put(b(`k${i}`), Buffer.alloc(200, i & 0xff));
+  });
+  assert.ok(db.fileSizeBytes > before, `${db.fileSizeBytes} > ${before}`);
+  assert.equal(db.fileSizeBytes, db.stats().fileSizeBytes);
+  assert.equal(db.fileSizeBytes, fs.statSync(file).size);
+  db.close();
+});
+
 test('open validates options and keeps a new file\'s page size', () => {
   const file = fileName();
   assert.throws(() => DB.open(file, { fillPercent: 0.05 }), /fillPercent/);

@@ -7,7 +7,9 @@
  *      loop goes on and proposals made meanwhile gather in the next Ready),
  *   2. hands messages to the transport (none while the member is alone; the seam stays),
  *   3. applies the committed entries through MVCC and the lessor in the backend batch, the
- *      consistent index in the same batch, and answers each waiting request by its id,
+ *      consistent index in the same batch, and answers each waiting request by its id
+ *      (committed entries that an earlier Ready already saved are applied before step 1,
+ *      while its fdatasync runs),
  *   4. answers read-index requests whose index is now applied, then advance().
  * So a write is answered only once its entry is durable and applied. Linearizable reads get a
  * read index from raft (one round serves every reader that arrived before it started) and run
@@ -439,18 +441,25 @@ class EtcdMember implements Member {
     if (rd.softState !== null) this.onSoftState(rd.softState);
     this.send(rd.messagesBeforePersist);
     assert(rd.snapshot === null, 'member: a raft snapshot to install, but the member has no peers to send one');
+    if (rd.hardState !== null) this.term = rd.hardState.term;
+    // Committed entries already in the WAL (at or below the storage's last index, which only
+    // holds saved entries) are applied before this Ready's save, so their writers are answered
+    // while the fdatasync runs (etcd's leader applies in parallel with its disk write too).
+    // Raft commits only what is durable on a quorum, the leader's own log counting only once
+    // persisted, so these are final; any committed entry of this Ready's own batch waits.
+    const durableIndex = this.storage.lastIndex();
+    let early = 0;
+    while (early < rd.committedEntries.length && (rd.committedEntries[early] as Entry).index <= durableIndex) early++;
+    if (early > 0) this.applyEntries(early === rd.committedEntries.length ? rd.committedEntries : rd.committedEntries.slice(0, early));
     // 1. Persist: entries and hard state, one fdatasync (the WAL decides: entries, term or vote).
     const hs = rd.hardState ?? EMPTY_HARD_STATE;
     if (rd.entries.length > 0 || rd.hardState !== null) await this.wal.save(hs, rd.entries);
-    if (rd.hardState !== null) {
-      this.storage.setHardState(rd.hardState);
-      this.term = rd.hardState.term;
-    }
+    if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     // 2. Send what must wait for persistence.
     this.send(rd.messages);
-    // 3. Apply, in one turn of the event loop (no write can interleave).
-    this.applyEntries(rd.committedEntries);
+    // 3. Apply the rest, in one turn of the event loop (no write can interleave).
+    if (early < rd.committedEntries.length) this.applyEntries(early === 0 ? rd.committedEntries : rd.committedEntries.slice(early));
     for (const rs of rd.readStates) this.onReadState(rs.index, rs.requestCtx);
     this.raw.advance(rd);
     this.stepSelfMessages();

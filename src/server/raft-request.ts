@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { FloeError } from '../pkg';
+import { assert, FloeError } from '../pkg';
 import { findProtoDir } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
 
@@ -87,8 +87,124 @@ function types(): { internal: protobuf.Type; v2: protobuf.Type } {
 
 /** Encodes a request for a raft entry. */
 export function encodeRaftRequest(req: RaftRequestIn): Uint8Array {
+  const fast = encodePutFast(req);
+  if (fast !== null) return fast;
+  return encodeRaftRequestReflective(req);
+}
+
+/** The reflective encoder (protobufjs): every request shape. */
+export function encodeRaftRequestReflective(req: RaftRequestIn): Uint8Array {
   const t = types().internal;
   return t.encode(t.fromObject(req)).finish();
+}
+
+const INT64_TEXT = /^-?[0-9]{1,19}$/;
+const PUT_FIELDS = ['key', 'value', 'lease', 'prev_kv', 'ignore_value', 'ignore_lease'];
+
+/**
+ * The hot case, a put as the API layer hands it over (every field present), written by hand:
+ * the same bytes the reflective encoder writes (fields in number order, put = 4 before
+ * header = 100, zero values written since they are present), at a fraction of its cost.
+ * Null when the request has any other shape; the reflective encoder takes those.
+ */
+function encodePutFast(req: RaftRequestIn): Uint8Array | null {
+  const put = req.put;
+  const header = req.header;
+  if (put === undefined || header === undefined) return null;
+  for (const k in req) if (k !== 'put' && k !== 'header') return null;
+  for (const k in header) if (k !== 'ID') return null;
+  let n = 0;
+  for (const k in put) {
+    if (!PUT_FIELDS.includes(k)) return null;
+    n++;
+  }
+  if (n !== PUT_FIELDS.length) return null;
+  const { key, value, lease, prev_kv, ignore_value, ignore_lease } = put as pb.PutRequest;
+  if (!(key instanceof Uint8Array) || !(value instanceof Uint8Array)) return null;
+  if (typeof prev_kv !== 'boolean' || typeof ignore_value !== 'boolean' || typeof ignore_lease !== 'boolean') return null;
+  let leaseBits: bigint;
+  if (typeof lease === 'string' && INT64_TEXT.test(lease)) leaseBits = BigInt(lease);
+  else if (typeof lease === 'number' && Number.isSafeInteger(lease)) leaseBits = BigInt(lease);
+  else return null;
+  if (leaseBits < -(1n << 63n) || leaseBits >= 1n << 63n) return null;
+  if (typeof header.ID !== 'string' || !/^[0-9]{1,20}$/.test(header.ID)) return null;
+  const id = BigInt(header.ID);
+  if (id >= 1n << 64n) return null;
+  leaseBits = BigInt.asUintN(64, leaseBits);
+
+  // put body: key(1) value(2) lease(3) prev_kv(4) ignore_value(5) ignore_lease(6)
+  const putLen = 1 + varintSize(key.length) + key.length + 1 + varintSize(value.length) + value.length + 1 + bigVarintSize(leaseBits) + 6;
+  const headerLen = 1 + bigVarintSize(id);
+  const total = 1 + varintSize(putLen) + putLen + 2 + varintSize(headerLen) + headerLen;
+  const out = Buffer.allocUnsafe(total);
+  let o = 0;
+  out[o++] = (4 << 3) | 2;
+  o = writeVarint(out, o, putLen);
+  out[o++] = (1 << 3) | 2;
+  o = writeVarint(out, o, key.length);
+  out.set(key, o);
+  o += key.length;
+  out[o++] = (2 << 3) | 2;
+  o = writeVarint(out, o, value.length);
+  out.set(value, o);
+  o += value.length;
+  out[o++] = 3 << 3;
+  o = writeBigVarint(out, o, leaseBits);
+  out[o++] = 4 << 3;
+  out[o++] = prev_kv ? 1 : 0;
+  out[o++] = 5 << 3;
+  out[o++] = ignore_value ? 1 : 0;
+  out[o++] = 6 << 3;
+  out[o++] = ignore_lease ? 1 : 0;
+  // header = 100, wire type 2: tag 802 as a varint
+  out[o++] = 0xa2;
+  out[o++] = 0x06;
+  o = writeVarint(out, o, headerLen);
+  out[o++] = 1 << 3;
+  o = writeBigVarint(out, o, id);
+  assert(o === total, () => `raft request: fast put encoder wrote ${o} of ${total} bytes`);
+  return out;
+}
+
+function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function bigVarintSize(v: bigint): number {
+  if (v < 0x80n) return 1;
+  let n = 1;
+  while (v >= 0x80n) {
+    v >>= 7n;
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(out: Buffer, o: number, v: number): number {
+  while (v >= 0x80) {
+    out[o++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[o++] = v;
+  return o;
+}
+
+function writeBigVarint(out: Buffer, o: number, v: bigint): number {
+  if (v < 0x80n) {
+    out[o++] = Number(v);
+    return o;
+  }
+  while (v >= 0x80n) {
+    out[o++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
+  }
+  out[o++] = Number(v);
+  return o;
 }
 
 /** Decodes an entry's payload; throws FloeError ERR_BAD_ENTRY when it is not an InternalRaftRequest. */
