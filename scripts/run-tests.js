@@ -17,7 +17,12 @@ function collect(dir, out) {
 
 const root = path.join(__dirname, '..', 'dist');
 const filters = process.argv.slice(2);
+const repo = path.join(__dirname, '..');
+// Only compiled tests whose source still exists: a moved or deleted test leaves its old .js
+// in dist/ (tsc never removes output), and running it would test code that is gone.
+const hasSource = (f) => fs.existsSync(path.join(repo, path.relative(root, f)).replace(/\.js$/, '.ts'));
 const files = collect(root, [])
+  .filter(hasSource)
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
