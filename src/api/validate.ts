@@ -7,7 +7,7 @@
  * Order matters where a request breaks several rules, because only the first error is sent:
  * the order below is etcd's.
  */
-import { assert } from '../pkg';
+import { assert, varintSize } from '../pkg';
 import type * as pb from '../etcdpb/messages';
 import { etcdError } from './errors';
 
@@ -150,19 +150,11 @@ export function isTxnReadonly(r: pb.TxnRequest): boolean {
  */
 export const RAFT_HEADER_OVERHEAD_BYTES = 14;
 
-function varintLength(n: number): number {
-  assert(Number.isSafeInteger(n) && n >= 0, `varintLength(${n})`);
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
 
 /** Size of the raft entry etcd would build for a write whose request encodes to `wireBytes`. */
 export function raftEntrySizeBytes(wireBytes: number): number {
-  return RAFT_HEADER_OVERHEAD_BYTES + 1 + varintLength(wireBytes) + wireBytes;
+  assert(Number.isSafeInteger(wireBytes) && wireBytes >= 0, `raftEntrySizeBytes(${wireBytes})`);
+  return RAFT_HEADER_OVERHEAD_BYTES + 1 + varintSize(wireBytes) + wireBytes;
 }
 
 /** etcd's ErrRequestTooLarge check, made where its raft entry would be built. */

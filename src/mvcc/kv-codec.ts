@@ -12,7 +12,7 @@
  * Revisions and versions are numbers (safe integers). A lease id is an int64 that real leases
  * fill to 63 bits, so it is a bigint; 0n means no lease.
  */
-import { FloeError, ProtoWriter, readFields, asInt64, ERR_PROTO, WIRE_VARINT, WIRE_BYTES } from '../pkg';
+import { FloeError, ProtoWriter, readFields, asInt64, putVarint, varintSize, ERR_PROTO, WIRE_VARINT, WIRE_BYTES } from '../pkg';
 
 /** A lease id (int64). */
 export type LeaseId = bigint;
@@ -69,24 +69,6 @@ function isCount(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
 }
 
-/** Bytes of a varint of a non-negative safe integer. */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    buf[at++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  buf[at++] = n;
-  return at;
-}
 
 /** Where encodeKeyValueParts put the key and the value inside the encoded bytes. */
 export interface EncodedKeyValue {
@@ -123,33 +105,33 @@ export function encodeKeyValueParts(key: Uint8Array, createRevision: number, mod
   let valueAt = 0;
   if (key.length > 0) {
     bytes[at++] = 0x0a;
-    at = writeVarint(bytes, at, key.length);
+    at = putVarint(bytes, at, key.length);
     keyAt = at;
     bytes.set(key, at);
     at += key.length;
   }
   if (createRevision !== 0) {
     bytes[at++] = 0x10;
-    at = writeVarint(bytes, at, createRevision);
+    at = putVarint(bytes, at, createRevision);
   }
   if (modRevision !== 0) {
     bytes[at++] = 0x18;
-    at = writeVarint(bytes, at, modRevision);
+    at = putVarint(bytes, at, modRevision);
   }
   if (version !== 0) {
     bytes[at++] = 0x20;
-    at = writeVarint(bytes, at, version);
+    at = putVarint(bytes, at, version);
   }
   if (value.length > 0) {
     bytes[at++] = 0x2a;
-    at = writeVarint(bytes, at, value.length);
+    at = putVarint(bytes, at, value.length);
     valueAt = at;
     bytes.set(value, at);
     at += value.length;
   }
   if (leaseN !== 0) {
     bytes[at++] = 0x30;
-    at = writeVarint(bytes, at, leaseN);
+    at = putVarint(bytes, at, leaseN);
   }
   return { bytes, key: bytes.subarray(keyAt, keyAt + key.length), value: bytes.subarray(valueAt, valueAt + value.length) };
 }

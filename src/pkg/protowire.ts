@@ -16,6 +16,36 @@ export const WIRE_FIXED32 = 5;
 const TWO_64 = 1n << 64n;
 export const ERR_PROTO = 'ERR_PROTO';
 
+/** Bytes the varint of `v` (a non-negative safe integer) takes. */
+export function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/** Bytes the varint of a uint64 bigint takes. */
+export function varintSizeBig(v: bigint): number {
+  let n = 1;
+  while (v >= 0x80n) {
+    v >>= 7n;
+    n++;
+  }
+  return n;
+}
+
+/** Writes the varint of `v` (a non-negative safe integer) at `pos`; returns the next position. */
+export function putVarint(buf: Uint8Array, pos: number, v: number): number {
+  while (v >= 0x80) {
+    buf[pos++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
 /** Appends protobuf fields to a growable buffer. */
 export class ProtoWriter {
   private buf: Buffer;

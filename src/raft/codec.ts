@@ -10,7 +10,7 @@
  * gogoproto writes non-nullable scalar fields always (even when zero) in field order, and
  * `bytes` fields only when non-nil; we write `bytes` fields only when non-empty.
  */
-import { FloeError } from '../pkg';
+import { FloeError, varintSize } from '../pkg';
 import {
   CONF_CHANGE_TRANSITION_NUMBER,
   CONF_CHANGE_TYPE_NUMBER,
@@ -30,15 +30,7 @@ export const ERR_BAD_CONF_CHANGE = 'ERR_RAFT_BAD_CONF_CHANGE';
 
 const MAX_UINT64 = (1n << 64n) - 1n;
 
-/** Bytes a varint of `v` takes (v a non-negative safe integer). */
-export function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
+export { varintSize };
 
 /** Encoded size of an entry as etcd's Entry.Size() computes it. */
 export function entrySizeBytes(e: Entry): number {

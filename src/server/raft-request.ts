@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { assert, FloeError } from '../pkg';
+import { assert, FloeError, putVarint, varintSize, varintSizeBig } from '../pkg';
 import { findProtoDir } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
 
@@ -133,19 +133,19 @@ function encodePutFast(req: RaftRequestIn): Uint8Array | null {
   leaseBits = BigInt.asUintN(64, leaseBits);
 
   // put body: key(1) value(2) lease(3) prev_kv(4) ignore_value(5) ignore_lease(6)
-  const putLen = 1 + varintSize(key.length) + key.length + 1 + varintSize(value.length) + value.length + 1 + bigVarintSize(leaseBits) + 6;
-  const headerLen = 1 + bigVarintSize(id);
+  const putLen = 1 + varintSize(key.length) + key.length + 1 + varintSize(value.length) + value.length + 1 + varintSizeBig(leaseBits) + 6;
+  const headerLen = 1 + varintSizeBig(id);
   const total = 1 + varintSize(putLen) + putLen + 2 + varintSize(headerLen) + headerLen;
   const out = Buffer.allocUnsafe(total);
   let o = 0;
   out[o++] = (4 << 3) | 2;
-  o = writeVarint(out, o, putLen);
+  o = putVarint(out, o, putLen);
   out[o++] = (1 << 3) | 2;
-  o = writeVarint(out, o, key.length);
+  o = putVarint(out, o, key.length);
   out.set(key, o);
   o += key.length;
   out[o++] = (2 << 3) | 2;
-  o = writeVarint(out, o, value.length);
+  o = putVarint(out, o, value.length);
   out.set(value, o);
   o += value.length;
   out[o++] = 3 << 3;
@@ -159,40 +159,13 @@ function encodePutFast(req: RaftRequestIn): Uint8Array | null {
   // header = 100, wire type 2: tag 802 as a varint
   out[o++] = 0xa2;
   out[o++] = 0x06;
-  o = writeVarint(out, o, headerLen);
+  o = putVarint(out, o, headerLen);
   out[o++] = 1 << 3;
   o = writeBigVarint(out, o, id);
   assert(o === total, () => `raft request: fast put encoder wrote ${o} of ${total} bytes`);
   return out;
 }
 
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function bigVarintSize(v: bigint): number {
-  if (v < 0x80n) return 1;
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(out: Buffer, o: number, v: number): number {
-  while (v >= 0x80) {
-    out[o++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[o++] = v;
-  return o;
-}
 
 function writeBigVarint(out: Buffer, o: number, v: bigint): number {
   if (v < 0x80n) {

@@ -7,37 +7,9 @@
 import { FloeError } from '../pkg';
 import { ERR_WAL_CORRUPT } from './errors';
 
+export { varintSize, varintSizeBig, putVarint } from '../pkg';
+
 const MAX_UINT64 = (1n << 64n) - 1n;
-
-/** Bytes the varint of `v` (a non-negative safe integer) takes. */
-export function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
-
-/** Bytes the varint of a uint64 bigint takes. */
-export function varintSizeBig(v: bigint): number {
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-/** Writes the varint of `v` (non-negative safe integer) at `pos`; returns the next position. */
-export function putVarint(buf: Uint8Array, pos: number, v: number): number {
-  while (v >= 0x80) {
-    buf[pos++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  buf[pos++] = v;
-  return pos;
-}
 
 /** Writes the varint of a uint64 bigint at `pos`; returns the next position. */
 export function putVarintBig(buf: Uint8Array, pos: number, v: bigint): number {
