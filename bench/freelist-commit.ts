@@ -9,15 +9,14 @@
  * 10 000 puts of new keys spread over the whole key space. Files live in `--dir` (default
  * the OS temp dir) and are removed afterwards unless `--keep`.
  *
- * The engine is imported as a whole (`Engine`), so the file and its copies are driven only
- * through the engine's public face.
+ * The files are driven only through the engine's public face (src/backend's DB).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { FreelistKind } from '../src/backend/freelist';
 import { FREELIST_KINDS } from '../src/backend/freelist';
-import * as backend from '../src/backend';
+import { DB } from '../src/backend';
 
 const PUTS_PER_BATCH = 10_000;
 const BUCKET = Buffer.from('bench');
@@ -32,8 +31,6 @@ export interface CommitOptions {
   keep: boolean;
   sync: boolean;
 }
-
-type Engine = typeof backend;
 
 /** Returns part 2's options when `--commit` is given, else undefined. Throws on a bad flag. */
 export function parseCommitOptions(argv: readonly string[]): CommitOptions | undefined {
@@ -95,8 +92,8 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** Builds the fragmented file; returns how many keys the fill phase wrote. */
-function buildFile(engine: Engine, file: string, o: CommitOptions): number {
-  const db = engine.DB.open(file, { freelistType: 'hashmap', noSync: !o.sync });
+function buildFile(file: string, o: CommitOptions): number {
+  const db = DB.open(file, { freelistType: 'hashmap', noSync: !o.sync });
   const value = Buffer.alloc(o.valueBytes, 0x5a);
   const t0 = nowMs();
   let keys = 0;
@@ -134,8 +131,8 @@ function buildFile(engine: Engine, file: string, o: CommitOptions): number {
 }
 
 /** Times `o.batches` commits of PUTS_PER_BATCH new keys; returns commit times in ms. */
-function timeCommits(engine: Engine, file: string, kind: FreelistKind, keys: number, o: CommitOptions): number[] {
-  const db = engine.DB.open(file, { freelistType: kind, noSync: !o.sync });
+function timeCommits(file: string, kind: FreelistKind, keys: number, o: CommitOptions): number[] {
+  const db = DB.open(file, { freelistType: kind, noSync: !o.sync });
   const value = Buffer.alloc(o.valueBytes, 0xa5);
   const next = rng(7);
   const commitMs: number[] = [];
@@ -160,17 +157,16 @@ function timeCommits(engine: Engine, file: string, kind: FreelistKind, keys: num
  */
 export async function runCommitBench(o: CommitOptions): Promise<boolean> {
   console.log(`Part 2: commit latency, batches of ${PUTS_PER_BATCH} puts (${o.valueBytes}-byte values) into a file grown with deletes to >= ${(o.sizeBytes / 2 ** 30).toFixed(2)} GiB, ${o.sync ? 'with' : 'without'} fdatasync`);
-  const engine: Engine = backend;
   const base = path.join(o.dir, `floe-bench-freelist-${process.pid}.db`);
   const files = [base];
   try {
-    const keys = buildFile(engine, base, o);
+    const keys = buildFile(base, o);
     const results: { kind: FreelistKind; p50: number; p99: number; max: number }[] = [];
     for (const kind of FREELIST_KINDS) {
       const file = `${base}.${kind}`;
       files.push(file);
       fs.copyFileSync(base, file);
-      const ms = timeCommits(engine, file, kind, keys, o).sort((a, b) => a - b);
+      const ms = timeCommits(file, kind, keys, o).sort((a, b) => a - b);
       results.push({ kind, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms[ms.length - 1]! });
     }
     console.log('  kind    | commit p50 ms | commit p99 ms | max ms');
