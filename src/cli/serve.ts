@@ -35,6 +35,11 @@ export interface ServedMember extends EtcdServerApi {
   readonly ready: Promise<void>;
   /** Stops the member: requests in flight finish, files are closed. */
   close(): Promise<void>;
+  /**
+   * Settles when the member stops on its own, with the reason: removed from the cluster (etcd
+   * then exits 0) or a fatal error.
+   */
+  readonly done?: Promise<string>;
 }
 
 /** Starts a member (src/server's startMember in `floe`; a test double in tests). */
@@ -147,6 +152,7 @@ export function memberConfig(s: ServeSettings, log: ServeLogger): Partial<Member
     name: s.name,
     dataDir: s.dataDir,
     initialAdvertisePeerUrls: s.initialAdvertisePeerUrls,
+    listenPeerUrls: s.listenPeerUrls,
     advertiseClientUrls: s.advertiseClientUrls,
     initialCluster: s.initialCluster,
     initialClusterState: s.initialClusterState,
@@ -219,8 +225,13 @@ class Serving {
       return 1;
     }
     try {
-      const stopped = this.stop.then(() => 'stopped' as const);
       this.member = await this.io.startMember(memberConfig(this.s, this.log));
+      // A member removed from the cluster stops by itself: shut down as if signalled.
+      void this.member.done?.then((reason) => {
+        this.log.log('W', 'etcdserver', reason);
+        this.stopRequested!();
+      });
+      const stopped = this.stop.then(() => 'stopped' as const);
       if ((await Promise.race([this.member.ready.then(() => 'ready' as const), stopped])) === 'stopped') return await this.shutdown();
       this.log.log('I', 'embed', 'ready to serve client requests');
       this.server = new EtcdGrpcServer(this.member, {

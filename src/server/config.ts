@@ -24,6 +24,11 @@ export interface MemberConfig {
   readonly dataDir: string;
   /** --initial-advertise-peer-urls (default http://localhost:2380). */
   readonly initialAdvertisePeerUrls: readonly string[];
+  /**
+   * --listen-peer-urls: where the peer transport listens. Empty (the default of an embedded
+   * member) means no peer listener, which only a lone member can do without.
+   */
+  readonly listenPeerUrls: readonly string[];
   /** --advertise-client-urls (default http://localhost:2379). */
   readonly advertiseClientUrls: readonly string[];
   /** --initial-cluster: 'name=url,name=url' (default '<name>=<initial-advertise-peer-urls>'). */
@@ -72,6 +77,11 @@ export interface MemberConfig {
 export const DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024;
 /** etcd's MaxQuotaBytes: 8 GiB (etcd warns above it). */
 export const MAX_QUOTA_BYTES = 8 * 1024 * 1024 * 1024;
+/** etcd's ReqTimeout: 5 s plus two election timeouts; a proposal or read index waits no longer. */
+export function requestTimeoutMs(c: MemberConfig): number {
+  return 5000 + 2 * c.electionMs;
+}
+
 /** etcd's default --max-request-bytes: 1.5 MiB. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 export const DEFAULT_MAX_TXN_OPS = 128;
@@ -84,6 +94,7 @@ export function defaultMemberConfig(name = 'default'): MemberConfig {
     name,
     dataDir: `${name}.floe`,
     initialAdvertisePeerUrls: ['http://localhost:2380'],
+    listenPeerUrls: [],
     advertiseClientUrls: ['http://localhost:2379'],
     initialCluster: `${name}=http://localhost:2380`,
     initialClusterState: 'new',

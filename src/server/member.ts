@@ -17,8 +17,8 @@
  *
  * Restart replays only the entries after the backend's consistent index (design.md §3 step 5).
  */
-import { performance } from 'node:perf_hooks';
 import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import * as fsp from 'node:fs/promises';
 import { DB, BatchTx } from '../backend';
 import { copyDb } from '../backend/write-to';
@@ -38,16 +38,18 @@ import {
   type Message,
 } from '../raft';
 import { WAL, Snapshotter, memberLayout, encodeMemberMetadata, decodeMemberMetadata } from '../wal';
-import { Lessor, LeaseIdGenerator, minLeaseTtlSec, DEFAULT_EXPIRED_BATCH, FOREVER_TTL_SEC } from '../lease';
+import { Lessor, LeaseIdGenerator, DEFAULT_EXPIRED_BATCH, FOREVER_TTL_SEC } from '../lease';
 import { WatchableStore } from '../mvcc/watchable-store';
 import { META_BUCKET, CONSISTENT_INDEX_KEY, encodeConsistentIndex } from '../mvcc/schema';
 import type * as pb from '../etcdpb/messages';
 import type { EtcdServerApi, SnapshotStream, WatchStream } from './contract';
-import { resolveMemberConfig, effectiveQuotaBytes, autoCompactionRetention, type MemberConfig } from './config';
+import { resolveMemberConfig, effectiveQuotaBytes, autoCompactionRetention, requestTimeoutMs, type MemberConfig } from './config';
+import { fetchRemoteCluster, findSelf } from './join';
+import type { PeerFactory, PeerHandler, Peers } from './peers';
 import { computeClusterId, computeMemberId, idHex, parseInitialCluster } from './ids';
 import { Membership, CLUSTER_VERSION, encodeMemberJson, decodeMemberJson, membersFromV2Store, type MemberInfo } from './membership';
 import { AlarmStore } from './alarms';
-import { ensureAuthState } from './auth-state';
+import { openMemberState, closeMemberState, type MemberState } from './member-state';
 import { encodeRaftRequest, decodeRaftRequest, decodeV2Request, type RaftRequest, type RaftRequestIn, type V2Request } from './raft-request';
 import {
   applyDeleteRange,
@@ -79,6 +81,12 @@ const REVISION_COMPACTOR_PERIOD_MS = 5 * 60 * 1000;
 /** Most that raft hands out per Ready for applying (etcd's MaxCommittedSizePerReady default is MaxSizePerMsg-based). */
 const MAX_SIZE_PER_MSG_BYTES = 1024 * 1024;
 const MAX_INFLIGHT_MSGS = 4096 / 8;
+/** etcd's maxLearners: at most one learner in the cluster. */
+const MAX_LEARNERS = 1;
+/** etcd's readyPercent: a learner is promotable once it matched this much of the leader's log. */
+const LEARNER_READY_FRACTION = 0.9;
+/** etcd's HealthInterval: how long a peer must have been connected to count as healthy. */
+const HEALTH_INTERVAL_MS = 5000;
 
 /** What an applied request produced: a response, or an operating error, plus compaction's wait. */
 interface ApplyResult {
@@ -123,9 +131,17 @@ function opError(code: string, message: string): FloeError {
  * Starts a member on `config.dataDir`: bootstraps a new one or restarts from the WAL and the
  * backend. Resolves once the member runs; `ready` says when it serves.
  */
-export async function startMember(config: Partial<MemberConfig>): Promise<Member> {
+export async function startMember(config: Partial<MemberConfig>, peerFactory: PeerFactory | null = defaultPeerFactory): Promise<Member> {
   const cfg = resolveMemberConfig(config);
-  return EtcdMember.open(cfg);
+  return EtcdMember.open(cfg, peerFactory);
+}
+
+/** The transport members use unless told otherwise (set by the module that wires src/rafthttp). */
+let defaultPeerFactory: PeerFactory | null = null;
+
+/** Installs the peer transport startMember uses by default. */
+export function setDefaultPeerFactory(f: PeerFactory): void {
+  defaultPeerFactory = f;
 }
 
 class EtcdMember implements Member {
@@ -141,7 +157,7 @@ class EtcdMember implements Member {
   private confState: ConfState;
   private readonly waiters = new Map<bigint, Waiter>();
   private readWaiters: ReadWaiter[] = [];
-  private readInFlight: { ctx: string; waiters: ReadWaiter[] } | null = null;
+  private readInFlight: { ctx: string; waiters: ReadWaiter[]; startedMs: number } | null = null;
   private readonly pendingReads: { index: number; waiters: ReadWaiter[] }[] = [];
   private leaderWaiters: (() => void)[] = [];
   private pumpScheduled = false;
@@ -159,12 +175,7 @@ class EtcdMember implements Member {
 
   private constructor(
     readonly config: MemberConfig,
-    private readonly db: DB,
-    private readonly batch: BatchTx,
-    private readonly store: WatchableStore,
-    private readonly lessor: Lessor,
-    private readonly membership: Membership,
-    private readonly alarms: AlarmStore,
+    private st: MemberState,
     private readonly wal: WAL,
     private readonly snapshotter: Snapshotter,
     private readonly storage: MemoryStorage,
@@ -190,57 +201,45 @@ class EtcdMember implements Member {
     return this.applied;
   }
 
+  // The backend-backed state, swapped whole when a snapshot from the leader is installed.
+  private get db(): DB {
+    return this.st.db;
+  }
+  private get batch(): BatchTx {
+    return this.st.batch;
+  }
+  private get store(): WatchableStore {
+    return this.st.store;
+  }
+  private get lessor(): Lessor {
+    return this.st.lessor;
+  }
+  private get membership(): Membership {
+    return this.st.membership;
+  }
+  private get alarms(): AlarmStore {
+    return this.st.alarms;
+  }
+
   /** Opens the files, bootstraps or restarts raft, and starts the loops. */
-  static async open(cfg: MemberConfig): Promise<EtcdMember> {
+  static async open(cfg: MemberConfig, peerFactory: PeerFactory | null): Promise<EtcdMember> {
     const layout = memberLayout(cfg.dataDir);
     await fsp.mkdir(layout.snapDir, { recursive: true, mode: 0o700 });
     const haveWal = await WAL.exists(layout.walDir);
-    if (!haveWal && cfg.initialClusterState === 'existing') {
-      throw opError('ERR_BAD_CONFIG', 'joining an existing cluster is not supported yet (--initial-cluster-state existing needs a WAL)');
-    }
+    // A member joining a running cluster learns its id, the cluster id and the members from a
+    // peer before it writes anything.
+    const remote =
+      !haveWal && cfg.initialClusterState === 'existing'
+        ? await fetchRemoteCluster(
+            parseInitialCluster(cfg.initialCluster)
+              .filter((m) => m.name !== cfg.name)
+              .flatMap((m) => m.peerUrls),
+          )
+        : null;
 
-    const db = DB.open(layout.backendPath, { freelistType: cfg.freelistType === 'map' ? 'hashmap' : 'array', noSync: cfg.unsafeNoFsync });
+    const st = openMemberState(cfg, layout.backendPath);
+    const { batch, store, membership } = st;
     try {
-      const batch = new BatchTx(db, { intervalMs: cfg.backendBatchIntervalMs, limit: cfg.backendBatchLimit });
-      // The lessor and the store need each other: the lessor deletes keys through the store,
-      // the store tells the lessor which keys it holds. The lessor opens first (the store
-      // re-attaches keys to leases as it rebuilds its index), the deleter reaches the store
-      // only once both exist.
-      let storeRef: WatchableStore | null = null;
-      const lessor = Lessor.open(
-        {
-          store: batch,
-          keyDeleter: {
-            deleteKeys: (keys) => {
-              const store = storeRef;
-              assert(store !== null, 'member: lease revoke before the store opened');
-              store.inWrite((txn) => {
-                for (const k of keys) txn.deleteRange(k, null);
-              });
-            },
-          },
-          clock: { nowMs: () => performance.now() },
-        },
-        { minTtlSec: minLeaseTtlSec(cfg.electionMs, cfg.heartbeatMs) },
-      );
-      const store = new WatchableStore(batch, {
-        leases: {
-          leaseOf: (k) => lessor.getLease(k),
-          // A key may name a lease that is gone (etcd's restore ignores those too).
-          attach: (l, k) => {
-            if (lessor.lookup(l) !== null) lessor.attach(l, [k]);
-          },
-          detach: (l, k) => {
-            if (lessor.lookup(l) !== null) lessor.detach(l, [k]);
-          },
-        },
-      });
-      storeRef = store;
-      const membership = new Membership(batch);
-      const alarms = new AlarmStore(batch);
-      ensureAuthState(batch);
-      batch.commit();
-
       const snapshotter = new Snapshotter(layout.snapDir);
       const storage = new MemoryStorage();
       const raftBase = {
@@ -258,7 +257,20 @@ class EtcdMember implements Member {
       let memberId: bigint;
       let clusterId: bigint;
       let start: { applied: number; confState: ConfState };
-      if (!haveWal) {
+      // The members the transport talks to from the start (a new cluster's are in raft's
+      // bootstrap entries, not yet applied to membership).
+      let initialPeers: readonly MemberInfo[] = membership.list();
+      if (remote !== null) {
+        const self = findSelf(remote, cfg.initialAdvertisePeerUrls);
+        memberId = self.id;
+        clusterId = remote.clusterId;
+        for (const m of remote.members) membership.save(m.id === memberId ? { ...m, name: cfg.name } : m);
+        batch.commit();
+        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync });
+        // No bootstrap entries: the leader sends this member its log (or a snapshot).
+        raw = new RawNode({ ...raftBase, id: memberId, applied: 0 });
+        start = { applied: 0, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } };
+      } else if (!haveWal) {
         const initial = parseInitialCluster(cfg.initialCluster);
         const members: MemberInfo[] = initial.map((m) => ({
           id: computeMemberId(m.peerUrls, cfg.initialClusterToken),
@@ -276,13 +288,13 @@ class EtcdMember implements Member {
             `--initial-cluster has ${cfg.name}=${self.peerUrls.join(',')} but missing from --initial-advertise-peer-urls=${cfg.initialAdvertisePeerUrls.join(',')}`,
           );
         }
-        if (members.length > 1) throw opError('ERR_BAD_CONFIG', 'a cluster of more than one member is not supported yet');
         memberId = self.id;
         clusterId = computeClusterId(members.map((m) => m.id));
         wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync });
         raw = new RawNode({ ...raftBase, id: memberId, applied: 0 });
         const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : 1));
         raw.bootstrap(sorted.map((m) => ({ id: m.id, context: Buffer.from(encodeMemberJson(m)) })));
+        initialPeers = members;
         start = { applied: 0, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } };
       } else {
         const walSnaps = await WAL.validSnapshotEntries(layout.walDir);
@@ -322,16 +334,107 @@ class EtcdMember implements Member {
           throw opError('ERR_BAD_DATA_DIR', `backend consistent index ${store.consistentIndex} is behind the raft snapshot at ${applied}`);
         }
       }
-      const member = new EtcdMember(cfg, db, batch, store, lessor, membership, alarms, wal, snapshotter, storage, raw, memberId, clusterId, start);
+      if (membership.isRemoved(memberId)) {
+        await wal.close();
+        throw opError('ERR_MEMBER_REMOVED', 'the member has been permanently removed from the cluster');
+      }
+      const member = new EtcdMember(cfg, st, wal, snapshotter, storage, raw, memberId, clusterId, start);
+      try {
+        await member.startPeers(peerFactory, remote?.members ?? initialPeers);
+      } catch (e) {
+        await wal.close();
+        throw e;
+      }
       member.begin();
       return member;
     } catch (e) {
-      db.close();
+      st.db.close();
       throw e;
     }
   }
 
   // ---- life cycle ----
+
+  private peers: Peers | null = null;
+  /** Set once this member applied its own removal: it stops serving. */
+  private removed = false;
+
+  /**
+   * Starts the peer transport and its listeners (before the first tick, so votes can flow),
+   * and tells it every other member. A lone member with no peer URLs to listen on needs none.
+   */
+  async startPeers(factory: PeerFactory | null, initialPeers: readonly MemberInfo[]): Promise<void> {
+    const others = initialPeers.filter((m) => m.id !== this.memberId);
+    if (this.config.listenPeerUrls.length === 0 && others.length === 0) return;
+    if (factory === null) {
+      // Embedded without a transport: a lone member needs none.
+      if (others.length === 0) return;
+      throw opError('ERR_BAD_CONFIG', 'no peer transport: this build cannot run a member with peers');
+    }
+    const handler: PeerHandler = {
+      process: (m) => this.stepPeerMessage(m),
+      receiveSnapshot: (m, sizeBytes, body) => this.receiveSnapshot(m, sizeBytes, body),
+      reportUnreachable: (id) => {
+        if (!this.closed) this.raw.reportUnreachable(id);
+      },
+      reportSnapshot: (id, status) => {
+        if (this.closed) return;
+        this.raw.reportSnapshot(id, status);
+        this.schedulePump();
+      },
+      onRemoved: () => this.onRemoved(),
+      isRemoved: (id) => this.membership.isRemoved(id),
+    };
+    this.peers = await factory(
+      { memberId: this.memberId, clusterId: this.clusterId, handler, logger: this.config.logger },
+      this.config.listenPeerUrls,
+      { membersJson: () => this.membership.toJson(), version: { etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION } },
+    );
+    for (const m of others) this.peers.transport.addPeer(m.id, m.peerUrls);
+    this.syncPeers();
+  }
+
+  /** Makes the transport's peers the current members (after a conf change or a snapshot). */
+  private syncPeers(): void {
+    const t = this.peers?.transport;
+    if (t === undefined) return;
+    for (const m of this.membership.list()) if (m.id !== this.memberId) t.addPeer(m.id, m.peerUrls);
+  }
+
+  private stepPeerMessage(m: Message): void {
+    if (this.closed || this.failure !== null) return;
+    try {
+      this.raw.step(m);
+    } catch (e) {
+      // A message from a peer raft does not know (yet) is dropped, as etcd's raft does.
+      if (!isFloeError(e)) throw e;
+      return;
+    }
+    this.schedulePump();
+  }
+
+  /** Stores the leader's backend file, then hands the snapshot message to raft. */
+  private async receiveSnapshot(m: Message, sizeBytes: number, body: AsyncIterable<Buffer>): Promise<void> {
+    if (this.closed || m.snapshot === null) throw stopped();
+    const index = m.snapshot.metadata.index;
+    this.config.logger.log('I', 'rafthttp', `receiving database snapshot [index:${index}, from ${idHex(m.from)}] (${sizeBytes} bytes)`);
+    const n = await this.snapshotter.saveDbFrom(body, index);
+    if (n !== sizeBytes) throw opError('ERR_SNAPSHOT_TRUNCATED', `snapshot from ${idHex(m.from)}: got ${n} of ${sizeBytes} bytes`);
+    this.config.logger.log('I', 'rafthttp', `received and saved database snapshot [index: ${index}, from: ${idHex(m.from)}] successfully`);
+    this.stepPeerMessage(m);
+  }
+
+  /** A peer said this member was removed from the cluster. */
+  private onRemoved(): void {
+    if (this.removed || this.closing) return;
+    this.removed = true;
+    this.config.logger.log('W', 'etcdserver', 'the member has been permanently removed from the cluster');
+    this.resolveDone('the member has been permanently removed from the cluster');
+  }
+
+  private resolveDone: (reason: string) => void = () => undefined;
+  /** Settles when the member stops on its own (removed from the cluster, or a fatal error). */
+  readonly done: Promise<string> = new Promise((resolve) => (this.resolveDone = resolve));
 
   private begin(): void {
     const cfg = this.config;
@@ -347,6 +450,7 @@ class EtcdMember implements Member {
   private tick(): void {
     if (this.closed) return;
     this.raw.tick();
+    this.startReadRound();
     this.schedulePump();
   }
 
@@ -383,12 +487,10 @@ class EtcdMember implements Member {
     this.pendingReads.length = 0;
     this.rejectReady(stopped());
     try {
+      await this.peers?.close();
       // Commit first (close() stops the store), then stop background compaction and hashes.
-      if (this.failure === null) this.store.commit();
-      await this.store.close();
-      if (this.failure === null) this.batch.close();
+      await closeMemberState(this.st, this.failure === null);
     } finally {
-      this.db.close();
       await this.wal.close();
     }
   }
@@ -407,6 +509,7 @@ class EtcdMember implements Member {
     this.waiters.clear();
     this.rejectReady(e);
     for (const t of this.timers) clearInterval(t);
+    this.resolveDone(`fatal error: ${(e as Error).message ?? String(e)}`);
   }
 
   // ---- the ready loop ----
@@ -440,8 +543,14 @@ class EtcdMember implements Member {
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== null) this.onSoftState(rd.softState);
     this.send(rd.messagesBeforePersist);
-    assert(rd.snapshot === null, 'member: a raft snapshot to install, but the member has no peers to send one');
     if (rd.hardState !== null) this.term = rd.hardState.term;
+    const snap = rd.snapshot;
+    if (snap !== null) {
+      // The snapshot file first, then its WAL record: a restart finds a WAL snapshot record
+      // only with its file on disk (etcd's order).
+      await this.snapshotter.saveSnap(snap);
+      await this.wal.saveSnapshot({ index: snap.metadata.index, term: snap.metadata.term });
+    }
     // Committed entries already in the WAL (at or below the storage's last index, which only
     // holds saved entries) are applied before this Ready's save, so their writers are answered
     // while the fdatasync runs (etcd's leader applies in parallel with its disk write too).
@@ -449,11 +558,15 @@ class EtcdMember implements Member {
     // persisted, so these are final; any committed entry of this Ready's own batch waits.
     const durableIndex = this.storage.lastIndex();
     let early = 0;
-    while (early < rd.committedEntries.length && (rd.committedEntries[early] as Entry).index <= durableIndex) early++;
+    while (snap === null && early < rd.committedEntries.length && (rd.committedEntries[early] as Entry).index <= durableIndex) early++;
     if (early > 0) this.applyEntries(early === rd.committedEntries.length ? rd.committedEntries : rd.committedEntries.slice(0, early));
     // 1. Persist: entries and hard state, one fdatasync (the WAL decides: entries, term or vote).
     const hs = rd.hardState ?? EMPTY_HARD_STATE;
     if (rd.entries.length > 0 || rd.hardState !== null) await this.wal.save(hs, rd.entries);
+    if (snap !== null) {
+      this.storage.applySnapshot(snap);
+      await this.installSnapshot(snap);
+    }
     if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     // 2. Send what must wait for persistence.
@@ -469,15 +582,29 @@ class EtcdMember implements Member {
   }
 
   /**
-   * The transport seam. Messages to this member itself (its own vote, its own append
-   * acknowledgements) are stepped back in once the Ready is advanced; a lone member has
-   * nobody else to send to.
+   * Messages to this member itself (its own vote, its own append acknowledgements) are
+   * stepped back in once the Ready is advanced; the rest go to the transport. A snapshot goes
+   * with the backend file as it is now (committed first): it holds at least everything up
+   * to the raft snapshot's index, and the follower skips what its file already applied.
    */
   private send(msgs: readonly Message[]): void {
+    let out: Message[] | null = null;
     for (const m of msgs) {
-      assert(m.to === this.memberId, () => `member: a message to ${idHex(m.to)} but no transport`);
-      this.selfMsgs.push(m);
+      if (m.to === this.memberId) {
+        this.selfMsgs.push(m);
+        continue;
+      }
+      const t = this.peers?.transport;
+      assert(t !== undefined, () => `member: a message to ${idHex(m.to)} but no transport`);
+      if (m.type === 'MsgSnap') {
+        this.store.commit();
+        t.sendSnapshot(m, copyDb(this.db));
+        this.config.logger.log('I', 'rafthttp', `start to send database snapshot [index: ${m.snapshot?.metadata.index ?? 0}, to ${idHex(m.to)}]...`);
+      } else {
+        (out ??= []).push(m);
+      }
     }
+    if (out !== null) this.peers?.transport.send(out);
   }
 
   private selfMsgs: Message[] = [];
@@ -498,6 +625,7 @@ class EtcdMember implements Member {
     } else if (!isLeader && wasLeader) {
       this.lessor.demote();
     }
+    if (ss.lead !== 0n) this.publish();
     if (ss.lead !== 0n) {
       const ws = this.leaderWaiters;
       this.leaderWaiters = [];
@@ -505,40 +633,54 @@ class EtcdMember implements Member {
     }
   }
 
-  /** On winning an election: publish this member, set the cluster version (etcd's order). */
+  /** On winning an election: set the cluster version if nobody has yet. */
   private onLeader(): void {
-    if (!this.published) {
-      const self = this.membership.get(this.memberId);
-      const attrs = JSON.stringify({ name: this.config.name, clientURLs: this.config.advertiseClientUrls });
-      void this.proposeV2('PUT', `/0/members/${idHex(this.memberId)}/attributes`, attrs).then(
-        () => {
-          this.published = true;
-          this.config.logger.log(
-            'I',
-            'etcdserver',
-            `published {Name:${this.config.name} ClientURLs:[${this.config.advertiseClientUrls.join(' ')}]} to cluster ${idHex(this.clusterId)}`,
-          );
-          assert(self !== undefined || this.membership.get(this.memberId) !== undefined, 'member: publishing a member not in the cluster');
-          void this.whenClusterVersion().then(() => this.resolveReady());
-        },
-        (e: unknown) => {
-          if (!this.closing) this.fail(e);
-        },
-      );
-    }
     if (this.membership.clusterVersion === null) {
       this.config.logger.log('I', 'etcdserver', 'setting up the initial cluster version to 3.4');
       void this.proposeV2('PUT', '/0/version', CLUSTER_VERSION).catch((e: unknown) => {
-        if (!this.closing) this.fail(e);
+        if (!this.closing) this.config.logger.log('W', 'etcdserver', `failed to set the cluster version (${(e as Error).message})`);
       });
     }
+  }
+
+  private publishing = false;
+
+  /**
+   * Once a leader is known: publish this member's name and client URLs through raft (etcd's
+   * publish), retried until it applies; the member is ready once it has and the cluster has
+   * a version.
+   */
+  private publish(): void {
+    if (this.published || this.publishing || this.closing) return;
+    this.publishing = true;
+    const attrs = JSON.stringify({ name: this.config.name, clientURLs: this.config.advertiseClientUrls });
+    void this.proposeV2('PUT', `/0/members/${idHex(this.memberId)}/attributes`, attrs).then(
+      () => {
+        this.published = true;
+        this.config.logger.log(
+          'I',
+          'etcdserver',
+          `published {Name:${this.config.name} ClientURLs:[${this.config.advertiseClientUrls.join(' ')}]} to cluster ${idHex(this.clusterId)}`,
+        );
+        void this.whenClusterVersion().then(() => this.resolveReady());
+      },
+      (e: unknown) => {
+        this.publishing = false;
+        if (this.closing || this.removed) return;
+        this.config.logger.log('W', 'etcdserver', `failed to publish local member to cluster through raft (${(e as Error).message}); retrying`);
+        setTimeout(() => this.publish(), this.config.heartbeatMs).unref();
+      },
+    );
   }
 
   private async whenClusterVersion(): Promise<void> {
     while (this.membership.clusterVersion === null && !this.closed) await new Promise((r) => setTimeout(r, 5));
   }
 
+  private loggedClusterVersion = false;
+
   private logClusterVersion(v: string): void {
+    this.loggedClusterVersion = true;
     const short = v.split('.').slice(0, 2).join('.');
     this.config.logger.log('N', 'etcdserver/membership', `set the initial cluster version to ${short}`);
     this.config.logger.log('I', 'etcdserver/api', `enabled capabilities for version ${short}`);
@@ -602,6 +744,7 @@ class EtcdMember implements Member {
           this.membership.remove(cc.nodeId);
           break;
       }
+      this.applyConfChangeToPeers(cc.type, cc.nodeId);
       const w = this.waiters.get(cc.id);
       if (w !== undefined) {
         this.waiters.delete(cc.id);
@@ -609,6 +752,24 @@ class EtcdMember implements Member {
       }
     }
     this.saveConsistentIndex(e.index);
+  }
+
+  /** Keeps the transport in step with membership; a member that applies its own removal stops. */
+  private applyConfChangeToPeers(type: string, id: bigint): void {
+    const t = this.peers?.transport;
+    if (type === 'ConfChangeRemoveNode') {
+      if (id === this.memberId) {
+        this.onRemoved();
+        return;
+      }
+      t?.removePeer(id);
+      return;
+    }
+    if (id === this.memberId || t === undefined) return;
+    const m = this.membership.get(id);
+    if (m === undefined) return;
+    if (type === 'ConfChangeUpdateNode') t.updatePeer(id, m.peerUrls);
+    else t.addPeer(id, m.peerUrls);
   }
 
   private applyNormal(e: Entry, shouldApply: boolean): void {
@@ -759,27 +920,79 @@ class EtcdMember implements Member {
 
   // ---- proposals ----
 
+  /**
+   * Proposes `req` and resolves with its result once applied here. Bounded by etcd's request
+   * timeout: a proposal lost with a leader change, or made while no leader can be elected,
+   * fails with etcd's timeout error (clients retry it).
+   */
   private async propose(req: RaftRequestIn): Promise<ApplyResult> {
     this.checkOpen();
-    if (this.lead === 0n) await this.whenLeader();
+    const deadline = Date.now() + requestTimeoutMs(this.config);
+    if (this.lead === 0n) await this.whenLeaderUntil(deadline);
     this.checkOpen();
     const id = this.reqIds.next();
     req.header = { ID: id.toString() };
     const data = encodeRaftRequest(req);
     if (data.length > this.config.maxRequestBytes) throw opError('ERR_REQUEST_TOO_LARGE', 'etcdserver: request is too large');
-    const result = await new Promise<ApplyResult>((resolve, reject) => {
-      this.waiters.set(id, { resolve, reject });
+    const result = await this.waitApplied(id, deadline, () => this.raw.propose(data));
+    if (result.err !== undefined) throw result.err;
+    return result;
+  }
+
+  /**
+   * Registers a waiter for request `id`, runs `start` (the proposal), and settles when the
+   * entry applies here or at `deadline` with etcd's timeout error.
+   */
+  private waitApplied(id: bigint, deadline: number, start: () => void): Promise<ApplyResult> {
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const leadAtStart = this.lead;
+      const timer = setTimeout(
+        () => {
+          if (this.waiters.get(id) === undefined) return;
+          this.waiters.delete(id);
+          reject(
+            this.lead !== leadAtStart
+              ? opError('ERR_TIMEOUT_DUE_TO_LEADER_FAIL', 'etcdserver: request timed out, possibly due to previous leader failure')
+              : opError('ERR_TIMEOUT', 'etcdserver: request timed out'),
+          );
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      timer.unref();
+      this.waiters.set(id, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
       try {
-        this.raw.propose(data);
+        start();
       } catch (e) {
         this.waiters.delete(id);
+        clearTimeout(timer);
         reject(isFloeError(e) ? opError('ERR_NO_LEADER', 'etcdserver: no leader') : e);
         return;
       }
       this.schedulePump();
     });
-    if (result.err !== undefined) throw result.err;
-    return result;
+  }
+
+  /** Waits for a leader until `deadline`, then fails with etcd's timeout error. */
+  private async whenLeaderUntil(deadline: number): Promise<void> {
+    if (this.lead !== 0n) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(opError('ERR_TIMEOUT', 'etcdserver: request timed out')), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      await Promise.race([this.whenLeader(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async proposeV2(method: string, path: string, val: string): Promise<void> {
@@ -802,7 +1015,28 @@ class EtcdMember implements Member {
   private linearizable(): Promise<void> {
     this.checkOpen();
     return new Promise<void>((resolve, reject) => {
-      this.readWaiters.push({ resolve, reject });
+      // A read index round lost with a leader change is never answered: the timeout ends it.
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(opError('ERR_TIMEOUT', 'etcdserver: request timed out'));
+      }, requestTimeoutMs(this.config));
+      timer.unref();
+      this.readWaiters.push({
+        resolve: () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
       if (this.lead === 0n) void this.whenLeader().then(() => this.startReadRound());
       else this.startReadRound();
     });
@@ -810,10 +1044,16 @@ class EtcdMember implements Member {
 
   /** One read-index round at a time; readers arriving meanwhile share the next one. */
   private startReadRound(): void {
+    const inFlight = this.readInFlight;
+    if (inFlight !== null && performance.now() - inFlight.startedMs > this.config.electionMs) {
+      // The round was lost (a dropped message or a leader change): ask again for everyone.
+      this.readWaiters = [...inFlight.waiters, ...this.readWaiters];
+      this.readInFlight = null;
+    }
     if (this.readInFlight !== null || this.readWaiters.length === 0 || this.lead === 0n || this.closed) return;
     const ctx = Buffer.alloc(8);
     ctx.writeBigUInt64BE(this.reqIds.next());
-    this.readInFlight = { ctx: ctx.toString('hex'), waiters: this.readWaiters };
+    this.readInFlight = { ctx: ctx.toString('hex'), waiters: this.readWaiters, startedMs: performance.now() };
     this.readWaiters = [];
     this.raw.readIndex(ctx);
     this.schedulePump();
@@ -833,6 +1073,33 @@ class EtcdMember implements Member {
   }
 
   // ---- raft snapshots ----
+
+  /**
+   * Replaces the backend with the leader's file for `snap` (received by receiveSnapshot) and
+   * rebuilds everything read from it. Watchers of the old store end (their clients re-watch
+   * from their last revision); entries after the snapshot that the new file already holds
+   * are skipped by the consistent index.
+   */
+  private async installSnapshot(snap: Snapshot): Promise<void> {
+    const index = snap.metadata.index;
+    this.config.logger.log('I', 'etcdserver', `applying snapshot at index ${this.snapshotIndex}...`);
+    const dbFile = await this.snapshotter.existingDbFilePath(index);
+    const layout = memberLayout(this.config.dataDir);
+    await closeMemberState(this.st, true);
+    await fsp.rename(dbFile, layout.backendPath);
+    this.st = openMemberState(this.config, layout.backendPath);
+    if (this.membership.size === 0) {
+      for (const m of membersFromV2Store(snap.data)) this.membership.save(m);
+      this.batch.commit();
+    }
+    if (this.lead === this.memberId) this.lessor.promote(this.config.electionMs);
+    this.applied = index;
+    this.snapshotIndex = index;
+    this.confState = snap.metadata.confState;
+    this.syncPeers();
+    if (this.membership.clusterVersion !== null && !this.loggedClusterVersion) this.logClusterVersion(this.membership.clusterVersion);
+    this.config.logger.log('I', 'etcdserver', `finished applying incoming snapshot at index ${index}`);
+  }
 
   private async maybeSnapshot(): Promise<void> {
     if (this.applied - this.snapshotIndex <= this.config.snapshotCount) return;
@@ -1076,19 +1343,50 @@ class EtcdMember implements Member {
     for (const m of this.membership.list()) {
       if (m.peerUrls.some((u) => req.peerURLs.includes(u))) throw opError('ERR_PEER_URL_EXIST', 'etcdserver: Peer URLs already exists');
     }
-    // etcd's strict reconfiguration check: a voter added to a lone member would leave the
-    // cluster without quorum until it starts (etcd refuses likewise).
-    if (!req.isLearner) {
-      throw opError('ERR_MEMBER_NOT_ENOUGH_STARTED', 'etcdserver: re-configuration failed due to not enough started members');
+    if (req.isLearner && this.membership.list().filter((m) => m.isLearner).length >= MAX_LEARNERS) {
+      throw opError('ERR_TOO_MANY_LEARNERS', 'etcdserver: too many learner members in cluster');
     }
-    throw opError('ERR_NOT_CAPABLE', 'etcdserver: not capable');
+    // etcd's strict reconfiguration check: a new voter must not leave the cluster without a
+    // quorum of started (published) members until it starts itself.
+    if (!req.isLearner) {
+      const voters = this.membership.voters();
+      const started = voters.filter((m) => m.name !== '').length;
+      if (started < Math.floor((voters.length + 1) / 2) + 1) {
+        throw opError('ERR_MEMBER_NOT_ENOUGH_STARTED', 'etcdserver: re-configuration failed due to not enough started members');
+      }
+    }
+    this.checkConnectedVoters();
+    const id = computeMemberId(req.peerURLs, '', Math.floor(Date.now() / 1000));
+    const added: MemberInfo = { id, name: '', peerUrls: [...req.peerURLs], clientUrls: [], isLearner: req.isLearner };
+    await this.proposeMemberChange(req.isLearner ? 'ConfChangeAddLearnerNode' : 'ConfChangeAddNode', added);
+    return { header: this.clusterHeader(), member: this.memberPb(added), members: this.membersPb() };
   }
 
   async memberRemove(req: pb.MemberRemoveRequest): Promise<pb.MemberRemoveResponse> {
     this.checkOpen();
     const id = BigInt.asUintN(64, BigInt(req.ID));
-    if (this.membership.get(id) === undefined) throw opError('ERR_MEMBER_NOT_FOUND', 'etcdserver: member not found');
-    throw opError('ERR_MEMBER_NOT_ENOUGH_STARTED', 'etcdserver: re-configuration failed due to not enough started members');
+    const m = this.membership.get(id);
+    if (m === undefined) {
+      // etcd answers a removed id as not found too.
+      throw opError('ERR_MEMBER_NOT_FOUND', 'etcdserver: member not found');
+    }
+    if (!m.isLearner) {
+      // etcd's mayRemoveMember: the voters left must still hold a started quorum ...
+      const rest = this.membership.voters().filter((v) => v.id !== id);
+      const started = rest.filter((v) => v.name !== '').length;
+      if (started < Math.floor(rest.length / 2) + 1) {
+        throw opError('ERR_MEMBER_NOT_ENOUGH_STARTED', 'etcdserver: re-configuration failed due to not enough started members');
+      }
+      // ... and removing a member that is up must leave a connected quorum.
+      const active = this.peers?.transport.activeSince(id) ?? null;
+      if (id === this.memberId || active !== null) {
+        const voters = this.membership.voters();
+        const connected = this.connectedVoters(voters);
+        if (connected - 1 < 1 + Math.floor((voters.length - 1) / 2)) throw opError('ERR_UNHEALTHY', 'etcdserver: unhealthy cluster');
+      }
+    }
+    await this.proposeMemberChange('ConfChangeRemoveNode', m);
+    return { header: this.clusterHeader(), members: this.membersPb() };
   }
 
   async memberUpdate(req: pb.MemberUpdateRequest): Promise<pb.MemberUpdateResponse> {
@@ -1099,21 +1397,8 @@ class EtcdMember implements Member {
     for (const o of this.membership.list()) {
       if (o.id !== id && o.peerUrls.some((u) => req.peerURLs.includes(u))) throw opError('ERR_PEER_URL_EXIST', 'etcdserver: Peer URLs already exists');
     }
-    if (this.lead === 0n) await this.whenLeader();
-    const ccId = this.reqIds.next();
-    const updated: MemberInfo = { ...m, peerUrls: [...req.peerURLs] };
-    await new Promise<ApplyResult>((resolve, reject) => {
-      this.waiters.set(ccId, { resolve, reject });
-      try {
-        this.raw.proposeConfChange({ kind: 'v1', type: 'ConfChangeUpdateNode', nodeId: id, context: Buffer.from(encodeMemberJson(updated)), id: ccId });
-      } catch (e) {
-        this.waiters.delete(ccId);
-        reject(e);
-        return;
-      }
-      this.schedulePump();
-    });
-    return { header: this.header(), members: this.membersPb() };
+    await this.proposeMemberChange('ConfChangeUpdateNode', { ...m, peerUrls: [...req.peerURLs] });
+    return { header: this.clusterHeader(), members: this.membersPb() };
   }
 
   async memberPromote(req: pb.MemberPromoteRequest): Promise<pb.MemberPromoteResponse> {
@@ -1122,7 +1407,54 @@ class EtcdMember implements Member {
     const m = this.membership.get(id);
     if (m === undefined) throw opError('ERR_MEMBER_NOT_FOUND', 'etcdserver: member not found');
     if (!m.isLearner) throw opError('ERR_MEMBER_NOT_LEARNER', 'etcdserver: can only promote a learner member');
-    throw opError('ERR_LEARNER_NOT_READY', 'etcdserver: can only promote a learner member which is in sync with leader');
+    // etcd's isLearnerReady: only the leader knows how far the learner is; it must have
+    // matched at least 90% of the leader's log.
+    if (this.lead !== this.memberId) throw opError('ERR_NOT_LEADER', 'etcdserver: not leader');
+    const progress = this.raw.status().progress;
+    const learnerMatch = progress.get(id)?.match ?? 0;
+    const leaderMatch = progress.get(this.memberId)?.match ?? 0;
+    if (learnerMatch < leaderMatch * LEARNER_READY_FRACTION) {
+      throw opError('ERR_LEARNER_NOT_READY', 'etcdserver: can only promote a learner member which is in sync with leader');
+    }
+    this.checkConnectedVoters();
+    await this.proposeMemberChange('ConfChangeAddNode', { ...m, isLearner: false });
+    return { header: this.clusterHeader(), members: this.membersPb() };
+  }
+
+  /** etcd's header for cluster responses: no revision. */
+  private clusterHeader(): pb.ResponseHeader {
+    const { revision: _revision, ...header } = this.header();
+    return header;
+  }
+
+  /** Voters (this member included) whose transport has been up for etcd's health interval. */
+  private connectedVoters(voters: readonly MemberInfo[]): number {
+    const since = Date.now() - HEALTH_INTERVAL_MS;
+    let n = 0;
+    for (const v of voters) {
+      if (v.id === this.memberId) n++;
+      else {
+        const t = this.peers?.transport.activeSince(v.id) ?? null;
+        if (t !== null && t <= since) n++;
+      }
+    }
+    return n;
+  }
+
+  /** etcd refuses adding or promoting while any voter is not connected (ErrUnhealthy). */
+  private checkConnectedVoters(): void {
+    const voters = this.membership.voters();
+    if (this.connectedVoters(voters) < voters.length) throw opError('ERR_UNHEALTHY', 'etcdserver: unhealthy cluster');
+  }
+
+  /** Proposes a conf change carrying `m` as etcd's member JSON and waits until it applies here. */
+  private async proposeMemberChange(type: 'ConfChangeAddNode' | 'ConfChangeAddLearnerNode' | 'ConfChangeRemoveNode' | 'ConfChangeUpdateNode', m: MemberInfo): Promise<void> {
+    const deadline = Date.now() + requestTimeoutMs(this.config);
+    if (this.lead === 0n) await this.whenLeaderUntil(deadline);
+    const ccId = this.reqIds.next();
+    const context = type === 'ConfChangeRemoveNode' ? new Uint8Array(0) : Buffer.from(encodeMemberJson(m));
+    const r = await this.waitApplied(ccId, deadline, () => this.raw.proposeConfChange({ kind: 'v1', type, nodeId: m.id, context, id: ccId }));
+    if (r.err !== undefined) throw r.err;
   }
 
   async status(): Promise<pb.StatusResponse> {
@@ -1201,8 +1533,18 @@ class EtcdMember implements Member {
     this.checkOpen();
     if (this.lead !== this.memberId) throw opError('ERR_NOT_LEADER', 'etcdserver: not leader');
     const target = BigInt.asUintN(64, BigInt(req.targetID));
-    if (target !== this.memberId || this.membership.get(target) === undefined) {
-      throw opError('ERR_BAD_LEADER_TRANSFEREE', 'etcdserver: bad leader transferee');
+    const m = this.membership.get(target);
+    if (m === undefined || m.isLearner) throw opError('ERR_BAD_LEADER_TRANSFEREE', 'etcdserver: bad leader transferee');
+    if (target !== this.memberId) {
+      this.config.logger.log('N', 'etcdserver', `${idHex(this.memberId)} starts leadership transfer from ${idHex(this.memberId)} to ${idHex(target)}`);
+      const deadline = Date.now() + requestTimeoutMs(this.config);
+      this.raw.transferLeader(target);
+      this.schedulePump();
+      while (this.lead !== target) {
+        if (Date.now() > deadline || this.closing) throw opError('ERR_TIMEOUT_LEADER_TRANSFER', 'etcdserver: request timed out, leader transfer took too long');
+        await new Promise((r) => setTimeout(r, this.config.heartbeatMs));
+      }
+      this.config.logger.log('N', 'etcdserver', `${idHex(this.memberId)} finished leadership transfer from ${idHex(this.memberId)} to ${idHex(target)}`);
     }
     return { header: this.header() };
   }

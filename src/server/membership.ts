@@ -53,6 +53,7 @@ export function decodeMemberJson(text: string): MemberInfo {
 /** Members and cluster version, mirrored in the backend through the apply step's batch. */
 export class Membership {
   private readonly members = new Map<bigint, MemberInfo>();
+  private readonly removed = new Set<bigint>();
   private version: string | null = null;
 
   constructor(private readonly batch: BatchTx) {
@@ -64,6 +65,8 @@ export class Membership {
       const m = decodeMemberJson((r.values[i] as Buffer).toString('utf8'));
       this.members.set(m.id, m);
     }
+    const gone = batch.range(MEMBERS_REMOVED_BUCKET, Buffer.alloc(0), Buffer.alloc(17, 0xff), 0);
+    for (const k of gone.keys) this.removed.add(BigInt('0x' + (k as Buffer).toString('utf8')));
     const v = batch.get(CLUSTER_BUCKET, CLUSTER_VERSION_KEY);
     this.version = v === null ? null : v.toString('utf8');
   }
@@ -81,6 +84,21 @@ export class Membership {
     return this.members.size;
   }
 
+  /** True once `id` was removed: a removed id never comes back (etcd refuses its messages). */
+  isRemoved(id: bigint): boolean {
+    return this.removed.has(id);
+  }
+
+  /** The voting members (not learners), sorted by id. */
+  voters(): MemberInfo[] {
+    return this.list().filter((m) => !m.isLearner);
+  }
+
+  /** etcd's members as JSON, the body of the peer endpoint GET /members. */
+  toJson(): string {
+    return `[${this.list().map(encodeMemberJson).join(',')}]`;
+  }
+
   /** The cluster version ('3.4.0'), or null before the leader set it. */
   get clusterVersion(): string | null {
     return this.version;
@@ -96,6 +114,7 @@ export class Membership {
   /** Removes a member and records it as removed (apply of ConfChangeRemoveNode). */
   remove(id: bigint): void {
     this.members.delete(id);
+    this.removed.add(id);
     const key = Buffer.from(idHex(id));
     this.batch.delete(MEMBERS_BUCKET, key);
     this.batch.put(MEMBERS_REMOVED_BUCKET, key, Buffer.from('removed'));

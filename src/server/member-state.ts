@@ -1,0 +1,92 @@
+/**
+ * The state a member keeps in its backend file, opened as one unit: the bbolt-format DB, the
+ * batch every apply writes through, MVCC, the lessor, membership and alarms. A member swaps the
+ * whole unit when it installs a snapshot from its leader (the file is replaced, so everything
+ * read from it is rebuilt), which is why these live together instead of as separate fields.
+ */
+import { performance } from 'node:perf_hooks';
+import { DB, BatchTx } from '../backend';
+import { assert } from '../pkg';
+import { Lessor, minLeaseTtlSec } from '../lease';
+import { WatchableStore } from '../mvcc/watchable-store';
+import type { MemberConfig } from './config';
+import { Membership } from './membership';
+import { AlarmStore } from './alarms';
+import { ensureAuthState } from './auth-state';
+
+/** Everything read from, and written to, one backend file. */
+export interface MemberState {
+  readonly db: DB;
+  readonly batch: BatchTx;
+  readonly store: WatchableStore;
+  readonly lessor: Lessor;
+  readonly membership: Membership;
+  readonly alarms: AlarmStore;
+}
+
+/**
+ * Opens the backend at `backendPath` and rebuilds the in-memory state from it (key index,
+ * leases, members, alarms), creating etcd's buckets in a new file.
+ */
+export function openMemberState(cfg: MemberConfig, backendPath: string): MemberState {
+  const db = DB.open(backendPath, { freelistType: cfg.freelistType === 'map' ? 'hashmap' : 'array', noSync: cfg.unsafeNoFsync });
+  try {
+    const batch = new BatchTx(db, { intervalMs: cfg.backendBatchIntervalMs, limit: cfg.backendBatchLimit });
+    // The lessor and the store need each other: the lessor deletes keys through the store,
+    // the store tells the lessor which keys it holds. The lessor opens first (the store
+    // re-attaches keys to leases as it rebuilds its index), the deleter reaches the store
+    // only once both exist.
+    let storeRef: WatchableStore | null = null;
+    const lessor = Lessor.open(
+      {
+        store: batch,
+        keyDeleter: {
+          deleteKeys: (keys) => {
+            const store = storeRef;
+            assert(store !== null, 'member: lease revoke before the store opened');
+            store.inWrite((txn) => {
+              for (const k of keys) txn.deleteRange(k, null);
+            });
+          },
+        },
+        clock: { nowMs: () => performance.now() },
+      },
+      { minTtlSec: minLeaseTtlSec(cfg.electionMs, cfg.heartbeatMs) },
+    );
+    const store = new WatchableStore(batch, {
+      leases: {
+        leaseOf: (k) => lessor.getLease(k),
+        // A key may name a lease that is gone (etcd's restore ignores those too).
+        attach: (l, k) => {
+          if (lessor.lookup(l) !== null) lessor.attach(l, [k]);
+        },
+        detach: (l, k) => {
+          if (lessor.lookup(l) !== null) lessor.detach(l, [k]);
+        },
+      },
+    });
+    storeRef = store;
+    const membership = new Membership(batch);
+    const alarms = new AlarmStore(batch);
+    ensureAuthState(batch);
+    batch.commit();
+    return { db, batch, store, lessor, membership, alarms };
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/**
+ * Closes a state: `flush` commits what the batch holds first (a clean stop); without it the
+ * batch is dropped (the file is about to be replaced, or a fatal error stopped the member).
+ */
+export async function closeMemberState(st: MemberState, flush: boolean): Promise<void> {
+  try {
+    if (flush) st.store.commit();
+    await st.store.close();
+    if (flush) st.batch.close();
+  } finally {
+    st.db.close();
+  }
+}
