@@ -127,7 +127,6 @@ const TABLE = {
     status.UNAVAILABLE,
     'etcdserver: request timed out, waiting for the applied index took too long',
   ),
-  TIMEOUT_LEADER_TRANSFER: spec(status.UNAVAILABLE, 'etcdserver: request timed out, leader transfer took too long'),
   UNHEALTHY: spec(status.UNAVAILABLE, 'etcdserver: unhealthy cluster'),
   CORRUPT: spec(status.DATA_LOSS, 'etcdserver: corrupt cluster'),
   NOT_SUPPORTED_FOR_LEARNER: spec(status.UNAVAILABLE, 'etcdserver: rpc not supported for learner'),

@@ -13,12 +13,13 @@ commands:
   (none)           run a member; etcd's flags and ETCD_* variables (floe --help lists them)
   backend <cmd>    the storage engine's offline tools (check, stats, buckets, keys, get, compact, bench)
   snapshot <cmd>   save, restore and status of backend snapshots, as etcdctl snapshot
+  cluster          run a local 3-member cluster on 127.0.0.1 (--size N, --base-port P, --data-dir D)
   help             this text
 
 ${backendUsage}`;
 
 /** Commands named by the first argument; anything else is the serve command's flags. */
-const COMMANDS = new Set(['backend', 'snapshot', 'help']);
+const COMMANDS = new Set(['backend', 'snapshot', 'cluster', 'help']);
 
 /** Entry point used by bin/floe. Sets process.exitCode; never throws. */
 export function main(argv: readonly string[]): void {
@@ -67,6 +68,21 @@ async function run(argv: readonly string[]): Promise<number> {
       // Loaded here so that the other commands do not load the snapshot code.
       const { snapshotCommand } = await import('./snapshot');
       return snapshotCommand(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+    }
+    case 'cluster': {
+      const { runCluster } = await import('./cluster');
+      return runCluster(rest, {
+        stdout: (t) => process.stdout.write(t),
+        stderr: (t) => process.stderr.write(t),
+        onSignal: (h) => {
+          process.on('SIGINT', h);
+          process.on('SIGTERM', h);
+          return () => {
+            process.off('SIGINT', h);
+            process.off('SIGTERM', h);
+          };
+        },
+      });
     }
     case 'help':
       out(usage);

@@ -5,7 +5,7 @@
  * header, and find this member in it by its advertised peer URLs (the member was added with
  * `member add` beforehand, which gave it its id).
  */
-import * as http from 'node:http';
+import { fetchRemoteMembers } from '../rafthttp';
 import { FloeError } from '../pkg';
 import { decodeMemberJson, type MemberInfo } from './membership';
 import { idHex } from './ids';
@@ -18,28 +18,6 @@ export interface RemoteCluster {
 
 /** How long one peer gets to answer (etcd: the peer request timeout, about a second). */
 export const JOIN_REQUEST_TIMEOUT_MS = 2000;
-
-function getMembers(url: string, timeoutMs: number): Promise<RemoteCluster> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(new URL('/members', url), { timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          if (res.statusCode !== 200) throw new Error(`status ${res.statusCode ?? 0}`);
-          const cid = res.headers['x-etcd-cluster-id'];
-          if (typeof cid !== 'string' || !/^[0-9a-f]+$/i.test(cid)) throw new Error('no X-Etcd-Cluster-ID header');
-          resolve({ clusterId: BigInt('0x' + cid), members: splitMembers(Buffer.concat(chunks).toString('utf8')) });
-        } catch (e) {
-          reject(e);
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-  });
-}
 
 /** Splits etcd's member array JSON into members, keeping each 64-bit id exact. */
 export function splitMembers(text: string): MemberInfo[] {
@@ -66,20 +44,16 @@ export function splitMembers(text: string): MemberInfo[] {
   return out;
 }
 
-/**
- * Asks each peer URL in turn (skipping this member's own) and returns the first answer.
- * Fails with etcd's wording when none answers.
- */
+/** Asks the peer URLs in turn and returns the first answer, failing with etcd's wording. */
 export async function fetchRemoteCluster(peerUrls: readonly string[], timeoutMs = JOIN_REQUEST_TIMEOUT_MS): Promise<RemoteCluster> {
-  const errors: string[] = [];
-  for (const url of peerUrls) {
-    try {
-      return await getMembers(url, timeoutMs);
-    } catch (e) {
-      errors.push(`${url}: ${(e as Error).message}`);
-    }
+  let remote;
+  try {
+    remote = await fetchRemoteMembers(peerUrls, timeoutMs);
+  } catch (e) {
+    throw new FloeError('ERR_BAD_CONFIG', `cannot fetch cluster info from peer urls: ${(e as Error).message}`);
   }
-  throw new FloeError('ERR_BAD_CONFIG', `cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs (${errors.join('; ')})`);
+  if (remote.clusterId === null) throw new FloeError('ERR_BAD_CONFIG', 'cannot fetch cluster info from peer urls: the answer carried no cluster id');
+  return { clusterId: remote.clusterId, members: splitMembers(remote.membersJson) };
 }
 
 /**

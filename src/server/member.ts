@@ -46,6 +46,7 @@ import type { EtcdServerApi, SnapshotStream, WatchStream } from './contract';
 import { resolveMemberConfig, effectiveQuotaBytes, autoCompactionRetention, requestTimeoutMs, type MemberConfig } from './config';
 import { fetchRemoteCluster, findSelf } from './join';
 import type { PeerFactory, PeerHandler, Peers } from './peers';
+import { rafthttpPeers } from './peers-rafthttp';
 import { computeClusterId, computeMemberId, idHex, parseInitialCluster } from './ids';
 import { Membership, CLUSTER_VERSION, encodeMemberJson, decodeMemberJson, membersFromV2Store, type MemberInfo } from './membership';
 import { AlarmStore } from './alarms';
@@ -136,13 +137,8 @@ export async function startMember(config: Partial<MemberConfig>, peerFactory: Pe
   return EtcdMember.open(cfg, peerFactory);
 }
 
-/** The transport members use unless told otherwise (set by the module that wires src/rafthttp). */
-let defaultPeerFactory: PeerFactory | null = null;
-
-/** Installs the peer transport startMember uses by default. */
-export function setDefaultPeerFactory(f: PeerFactory): void {
-  defaultPeerFactory = f;
-}
+/** The transport members use unless told otherwise: HTTP between processes. */
+const defaultPeerFactory: PeerFactory = rafthttpPeers;
 
 class EtcdMember implements Member {
   readonly limits: { readonly maxRequestBytes: number; readonly maxTxnOps: number };
