@@ -15,6 +15,8 @@ export interface PeerServerInfo {
   readonly version: { readonly etcdserver: string; readonly etcdcluster: string };
   /** Sent as X-Etcd-Cluster-ID on /members (a joining member takes its cluster id from it). */
   readonly clusterId?: bigint;
+  /** The member's own peer endpoints (e.g. lease forwarding); returns false for other paths. */
+  readonly routes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 export class PeerServer {
@@ -76,6 +78,7 @@ export class PeerServer {
 
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.transport.handle(req, res)) return;
+    if (this.info.routes?.(req, res) === true) return;
     const path = (req.url ?? '').split('?')[0];
     if (path === '/members' || path === '/version') {
       if (req.method !== 'GET') {

@@ -47,6 +47,7 @@ import { resolveMemberConfig, effectiveQuotaBytes, autoCompactionRetention, requ
 import { fetchRemoteCluster, findSelf } from './join';
 import type { PeerFactory, PeerHandler, Peers } from './peers';
 import { rafthttpPeers } from './peers-rafthttp';
+import { leaseRoutes, postLease, type LeaseTtl } from './lease-forward';
 import { computeClusterId, computeMemberId, idHex, parseInitialCluster } from './ids';
 import { Membership, CLUSTER_VERSION, encodeMemberJson, decodeMemberJson, membersFromV2Store, type MemberInfo } from './membership';
 import { AlarmStore } from './alarms';
@@ -384,7 +385,14 @@ class EtcdMember implements Member {
     this.peers = await factory(
       { memberId: this.memberId, clusterId: this.clusterId, handler, logger: this.config.logger },
       this.config.listenPeerUrls,
-      { membersJson: () => this.membership.toJson(), version: { etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION } },
+      {
+        membersJson: () => this.membership.toJson(),
+        version: { etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION },
+        routes: leaseRoutes({
+          keepAlive: (id) => (this.lead === this.memberId ? this.renewLocal(id) : Promise.resolve(null)),
+          timeToLive: (id, keys) => (this.lead === this.memberId ? this.timeToLiveLocal(id, keys) : Promise.resolve(null)),
+        }),
+      },
     );
     for (const m of others) this.peers.transport.addPeer(m.id, m.peerUrls);
     this.syncPeers();
@@ -1265,41 +1273,93 @@ class EtcdMember implements Member {
     return (await this.propose({ lease_revoke: { ID: req.ID } })).resp as pb.LeaseRevokeResponse;
   }
 
+  /**
+   * Only the leader's lessor runs the expiry clocks: a follower forwards the renewal to the
+   * leader over the peer port (lease-forward.ts), retrying across a leader change until
+   * etcd's request timeout.
+   */
   async leaseKeepAlive(req: pb.LeaseKeepAliveRequest): Promise<pb.LeaseKeepAliveResponse> {
-    this.checkOpen();
-    if (this.lead === 0n) await this.whenLeader();
     const id = BigInt(req.ID);
+    const ttl = await this.atLeader(
+      () => this.renewLocal(id),
+      async (url, timeoutMs) => {
+        const r = (await postLease(url, '/leases', { id: id.toString() }, timeoutMs)) as { ttl: number } | null;
+        return r === null ? null : r.ttl;
+      },
+    );
+    const resp: pb.LeaseKeepAliveResponse = { header: this.header(), ID: wireInt(id) };
+    if (ttl > 0) resp.TTL = ttl;
+    return resp;
+  }
+
+  async leaseTimeToLive(req: pb.LeaseTimeToLiveRequest): Promise<pb.LeaseTimeToLiveResponse> {
+    const id = BigInt(req.ID);
+    const t = await this.atLeader(
+      async () => this.timeToLiveLocal(id, req.keys),
+      async (url, timeoutMs) => {
+        const r = (await postLease(url, '/leases/internal', { id: id.toString(), keys: req.keys }, timeoutMs)) as {
+          ttl: number;
+          grantedTtl?: number;
+          keys?: string[];
+        } | null;
+        return r === null ? null : { ttl: r.ttl, grantedTtl: r.grantedTtl ?? 0, keys: (r.keys ?? []).map((k) => Buffer.from(k, 'base64')) };
+      },
+    );
+    if (t.ttl === -1) return { header: this.header(), ID: wireInt(id), TTL: -1 };
+    const resp: pb.LeaseTimeToLiveResponse = { header: this.header(), ID: wireInt(id), TTL: t.ttl, grantedTTL: t.grantedTtl };
+    if (req.keys && t.keys.length > 0) resp.keys = [...t.keys];
+    return resp;
+  }
+
+  /**
+   * Runs `local` when this member leads, else `remote` against the leader's peer URL; either
+   * answering null means leadership moved meanwhile, and the call goes round again until
+   * etcd's request timeout.
+   */
+  private async atLeader<T>(local: () => Promise<T | null>, remote: (peerUrl: string, timeoutMs: number) => Promise<T | null>): Promise<T> {
+    this.checkOpen();
+    const deadline = Date.now() + requestTimeoutMs(this.config);
+    for (;;) {
+      if (this.lead === 0n) await this.whenLeaderUntil(deadline);
+      this.checkOpen();
+      let r: T | null = null;
+      if (this.lead === this.memberId) r = await local();
+      else {
+        const url = this.membership.get(this.lead)?.peerUrls[0];
+        if (url !== undefined) r = await remote(url, Math.max(1, deadline - Date.now())).catch(() => null);
+      }
+      if (r !== null) return r;
+      if (Date.now() >= deadline) throw opError('ERR_TIMEOUT', 'etcdserver: request timed out');
+      await new Promise((res) => setTimeout(res, this.config.heartbeatMs));
+    }
+  }
+
+  /** Renews on this member's lessor: the TTL, 0 when the lease is gone, null when not primary. */
+  private async renewLocal(id: bigint): Promise<number | null> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const ttl = this.lessor.renew(id);
-        return { header: this.header(), ID: wireInt(id), TTL: ttl };
+        return this.lessor.renew(id);
       } catch (e) {
-        if (isFloeError(e, 'ERR_LEASE_NOT_FOUND')) return { header: this.header(), ID: wireInt(id) };
+        if (isFloeError(e, 'ERR_LEASE_NOT_FOUND')) return 0;
+        if (isFloeError(e, 'ERR_LEASE_NOT_PRIMARY')) return null;
         // Expired, revoke pending: wait for it (etcd blocks likewise), bounded.
         if (isFloeError(e, 'ERR_LEASE_EXPIRED') && attempt < 200) {
           await new Promise((r) => setTimeout(r, 25));
           this.checkOpen();
           continue;
         }
-        if (isFloeError(e, 'ERR_LEASE_EXPIRED')) return { header: this.header(), ID: wireInt(id) };
+        if (isFloeError(e, 'ERR_LEASE_EXPIRED')) return 0;
         throw e;
       }
     }
   }
 
-  async leaseTimeToLive(req: pb.LeaseTimeToLiveRequest): Promise<pb.LeaseTimeToLiveResponse> {
-    await this.linearizable();
-    const id = BigInt(req.ID);
-    if (this.lessor.lookup(id) === null) return { header: this.header(), ID: wireInt(id), TTL: -1 };
-    const t = this.lessor.timeToLive(id, req.keys);
-    const resp: pb.LeaseTimeToLiveResponse = {
-      header: this.header(),
-      ID: wireInt(id),
-      TTL: t.ttlSec === FOREVER_TTL_SEC ? t.grantedTtlSec : t.ttlSec,
-      grantedTTL: t.grantedTtlSec,
-    };
-    if (req.keys && t.keys.length > 0) resp.keys = t.keys;
-    return resp;
+  /** TimeToLive from this member's lessor (ttl -1: not found); null when not primary. */
+  private async timeToLiveLocal(id: bigint, withKeys: boolean): Promise<LeaseTtl | null> {
+    if (!this.lessor.isPrimary) return null;
+    if (this.lessor.lookup(id) === null) return { ttl: -1, grantedTtl: 0, keys: [] };
+    const t = this.lessor.timeToLive(id, withKeys);
+    return { ttl: t.ttlSec === FOREVER_TTL_SEC ? t.grantedTtlSec : t.ttlSec, grantedTtl: t.grantedTtlSec, keys: t.keys };
   }
 
   async leaseLeases(): Promise<pb.LeaseLeasesResponse> {
@@ -1467,6 +1527,7 @@ class EtcdMember implements Member {
       raftTerm: wireInt(raftStatus.hardState.term),
       raftAppliedIndex: wireInt(this.applied),
     };
+    if (this.membership.get(this.memberId)?.isLearner === true) resp.isLearner = true;
     const errs = this.alarms.list().map((a) => `memberID:${a.memberId} alarm:${a.alarm === 1 ? 'NOSPACE' : 'CORRUPT'} `);
     if (errs.length > 0) resp.errors = errs;
     return resp;

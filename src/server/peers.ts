@@ -36,6 +36,8 @@ export interface Peers {
 /** What the peer listener serves besides raft traffic. */
 export interface PeerInfo {
   membersJson(): string;
+  /** The member's own peer endpoints; false for paths it does not serve. */
+  readonly routes?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
   readonly version: { readonly etcdserver: string; readonly etcdcluster: string };
 }
 
