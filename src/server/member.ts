@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import * as fsp from 'node:fs/promises';
 import { DB, BatchTx } from '../backend';
 import { copyDb } from '../backend/write-to';
-import { assert, FloeError, isFloeError } from '../pkg';
+import { assert, failpoint, FloeError, isFloeError } from '../pkg';
 import {
   RawNode,
   MemoryStorage,
@@ -48,6 +48,7 @@ import { fetchRemoteCluster, findSelf } from './join';
 import type { PeerFactory, PeerHandler, Peers } from './peers';
 import { rafthttpPeers } from './peers-rafthttp';
 import { leaseRoutes, postLease, type LeaseTtl } from './lease-forward';
+import { recoverSnapshotBackend } from './recover-backend';
 import { computeClusterId, computeMemberId, idHex, parseInitialCluster } from './ids';
 import { Membership, CLUSTER_VERSION, encodeMemberJson, decodeMemberJson, membersFromV2Store, type MemberInfo } from './membership';
 import { AlarmStore } from './alarms';
@@ -234,6 +235,7 @@ class EtcdMember implements Member {
           )
         : null;
 
+    if (haveWal) await recoverSnapshotBackend(layout, cfg.logger);
     const st = openMemberState(cfg, layout.backendPath);
     const { batch, store, membership } = st;
     try {
@@ -1089,9 +1091,11 @@ class EtcdMember implements Member {
     this.config.logger.log('I', 'etcdserver', `applying snapshot at index ${this.snapshotIndex}...`);
     const dbFile = await this.snapshotter.existingDbFilePath(index);
     const layout = memberLayout(this.config.dataDir);
+    failpoint('server.beforeApplySnapshot');
     await closeMemberState(this.st, true);
     await fsp.rename(dbFile, layout.backendPath);
     this.st = openMemberState(this.config, layout.backendPath);
+    failpoint('server.afterApplySnapshot');
     if (this.membership.size === 0) {
       for (const m of membersFromV2Store(snap.data)) this.membership.save(m);
       this.batch.commit();

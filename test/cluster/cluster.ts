@@ -242,7 +242,7 @@ export class Cluster {
     ];
   }
 
-  private spawnMember(i: number): void {
+  private spawnMember(i: number, extraEnv: Readonly<Record<string, string>> = {}): void {
     const s = this.slot(i);
     if (this.isRunning(i)) throw new Error(`${s.name} is already running`);
     const log = fs.openSync(s.logFile, 'a');
@@ -250,6 +250,7 @@ export class Cluster {
     // Inherited ETCD_* variables would change the configuration behind the flags' back.
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ETCD_')) env[k] = v;
+    Object.assign(env, extraEnv);
     const cmd = this.options.command;
     let child: ChildProcess;
     try {
@@ -396,6 +397,15 @@ export class Cluster {
   async restart(i: number): Promise<void> {
     this.spawnMember(i);
     await this.waitHealthy([i]);
+  }
+
+  /**
+   * Starts a stopped member with extra environment (e.g. FLOE_FAILPOINTS) without waiting for
+   * it to be healthy; resolves with a promise that settles when the process exits.
+   */
+  startWithEnv(i: number, env: Readonly<Record<string, string>>): Promise<void> {
+    this.spawnMember(i, env);
+    return this.slot(i).exited!;
   }
 
   /**
