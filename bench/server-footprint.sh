@@ -3,7 +3,8 @@
 # fresh Floe in the same run, one server at a time, reported as ratios:
 #   1. resident memory (VmRSS) after loading N keys (default 1M) of 256-byte values;
 #   2. put p99 under put100 load, alone and while another client reads a 100k-key range in
-#      a loop (the seed's "reads never block writes": the p99 may at most double).
+#      a loop (the seed's "reads never block writes": the p99 may at most double), and how
+#      many whole ranges per second the reader got meanwhile (reads must not collapse either).
 # Usage, from the repository root: bench/server-footprint.sh [-n KEYS] [-- TARGET_COMMAND...]
 # (default target ./bin/floe). Needs etcd (etcd-server) and Go (golang-go) for etcdload.
 set -euo pipefail
@@ -19,7 +20,7 @@ target=("$@"); [ ${#target[@]} -gt 0 ] || target=(./bin/floe)
 load=$(../shared/bench/etcdload/build.sh | tail -n 1)
 work=$(mktemp -d /tmp/footprint.XXXXXX)
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() { touch "$work/stop-etcd" "$work/stop-target"; [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 # start SIDE PORT: a fresh single member; sets $pid and $ep
@@ -43,7 +44,7 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 fill() { "$load" --endpoints="$ep" --conns=10 --clients=100 --total="$1" --json put --key-size=8 --val-size=256 --key-space-size="$1" --sequential-keys >/dev/null; }
 p99() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["p99_ms"], d["errors"])' "$1"; }
 
-declare -A rss base busy
+declare -A rss base busy rps
 for side in etcd target; do
   start "$side" 24100
   fill "$keys"
@@ -56,16 +57,22 @@ for side in etcd target; do
   put=("$load" --endpoints="$ep" --conns=10 --clients=100 --total=20000 --json put --key-size=8 --val-size=256 --key-space-size=100000)
   base[$side]=$(p99 "$("${put[@]}")")
   # Reader: the whole 100k-key range (all keys sort after \x01), over and over.
-  ( while :; do ETCDCTL_API=3 etcdctl --endpoints="$ep" get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=30s >/dev/null 2>&1 || true; done ) &
+  # Each whole range read appends a line to $work/reads-$side (counted over the put run).
+  # The loop ends by itself once the stop file exists (a signal may not reach it while etcdctl runs).
+  : >"$work/reads-$side"
+  ( while [ ! -e "$work/stop-$side" ]; do ETCDCTL_API=3 etcdctl --endpoints="$ep" get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=30s >/dev/null 2>&1 && echo >>"$work/reads-$side"; done ) &
   reader=$!
   sleep 1
+  reads0=$(wc -l <"$work/reads-$side"); t0=$(date +%s.%N)
   busy[$side]=$(p99 "$("${put[@]}")")
-  kill "$reader" 2>/dev/null; wait "$reader" 2>/dev/null || true
+  reads1=$(wc -l <"$work/reads-$side"); t1=$(date +%s.%N)
+  rps[$side]=$(awk -v n=$((reads1 - reads0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", n/(b-a)}')
+  touch "$work/stop-$side"; kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true
   stop
 done
 
 echo "resident memory after $keys keys of 256 bytes: etcd $((rss[etcd]/1024)) MiB, target $((rss[target]/1024)) MiB, ratio $(awk -v a="${rss[target]}" -v b="${rss[etcd]}" 'BEGIN{printf "%.2f", a/b}')x"
 for side in etcd target; do
   read -r b be <<<"${base[$side]}"; read -r u ue <<<"${busy[$side]}"
-  echo "$side put100 p99: alone ${b} ms, with a 100k-key range reader ${u} ms (x$(awk -v a="$u" -v b="$b" 'BEGIN{printf "%.2f", a/b}')), errors $be/$ue"
+  echo "$side put100 p99: alone ${b} ms, with a 100k-key range reader ${u} ms (x$(awk -v a="$u" -v b="$b" 'BEGIN{printf "%.2f", a/b}')), errors $be/$ue; reader ${rps[$side]} ranges/s"
 done

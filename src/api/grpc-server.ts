@@ -27,6 +27,7 @@ import { kvHandlers } from './kv-service';
 import { leaseHandlers } from './lease-service';
 import { maintenanceHandlers } from './maintenance-service';
 import { OpenStreams } from './open-streams';
+import { withPassThroughRange } from './range-passthrough';
 import { recordingRequestSizes } from './request-size';
 import {
   DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
@@ -100,7 +101,7 @@ export class EtcdGrpcServer {
 
     const svc = etcdServices();
     const sizeOf = (resp: pb.WatchResponse): number => svc.watch.Watch.responseSerialize(resp).length;
-    this.server.addService(recordingRequestSizes(svc.kv), kvHandlers(api));
+    this.server.addService(recordingRequestSizes(withPassThroughRange(svc.kv)), kvHandlers(api));
     this.server.addService(
       svc.watch,
       watchHandlers(api, {

@@ -7,7 +7,10 @@
  *
  * While writes are pending the BatchTx holds the db's single write transaction; other writers
  * get ERR_TX_WRITE_OPEN until it commits. Commits are synchronous (fdatasync on the calling
- * thread, or on the timer's turn of the event loop).
+ * thread, or on the timer's turn of the event loop), unless `pipelined`: then a commit writes
+ * its pages and returns, and its syncs run off the event loop behind it (WriteTx's
+ * commitPipelined; db.flush() waits for them) — for owners whose durability comes from
+ * elsewhere (a member's WAL), so that a backend commit never stalls the event loop.
  */
 import { FloeError } from '../pkg';
 import type { Bucket } from './bucket';
@@ -21,6 +24,8 @@ export interface BatchTxOptions {
   intervalMs?: number;
   /** Commit when this many operations are pending; default 10 000. */
   limit?: number;
+  /** Commit with WriteTx.commitPipelined (syncs off the event loop); default false. */
+  pipelined?: boolean;
 }
 
 /** Keys and values of a range read, in key order. */
@@ -35,6 +40,7 @@ export const DEFAULT_BATCH_LIMIT = 10_000;
 export class BatchTx {
   readonly intervalMs: number;
   readonly limit: number;
+  readonly pipelined: boolean;
   private tx: WriteTx | null = null;
   private pending = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -45,6 +51,7 @@ export class BatchTx {
   constructor(readonly db: DB, opts: BatchTxOptions = {}) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_BATCH_INTERVAL_MS;
     this.limit = opts.limit ?? DEFAULT_BATCH_LIMIT;
+    this.pipelined = opts.pipelined ?? false;
     if (!(Number.isFinite(this.intervalMs) && this.intervalMs > 0)) {
       throw new FloeError('ERR_BAD_OPTION', `batch intervalMs must be > 0, not ${this.intervalMs}`);
     }
@@ -129,7 +136,8 @@ export class BatchTx {
     if (tx === null) return;
     this.tx = null;
     this.pending = 0;
-    tx.commit();
+    if (this.pipelined) tx.commitPipelined();
+    else tx.commit();
     this.commits++;
   }
 

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DB, type FreelistKind } from './index';
-import { crashWorkload } from './crash-child';
+import { crashWorkload, pipelinedWorkload } from './crash-child';
 import { boltCheck } from './bolt-tool';
 import { ModelBucket, dbDump, modelDump } from './test-model';
 import { scratchDir } from '../pkg';
@@ -76,6 +76,23 @@ for (const kind of ['hashmap', 'array'] as const) {
     });
   }
 
+  test(`pipelined commits: SIGKILL at any step of the queued syncs leaves exactly the last durable transaction, though later commits already wrote pages (freelist ${kind}, seed ${seed})`, () => {
+    for (const { point, metaWritten } of steps) {
+      for (const k of [1, 5, 9]) {
+        const file = freshFile();
+        const r = runChild(['pipelined', file, String(seed), '12', kind], `${point}=${k}*panic`);
+        assert.equal(r.signal, 'SIGKILL', `child must die at the failpoint (stderr: ${r.stderr})`);
+        const durable = metaWritten ? k : k - 1;
+        assertIntact(file, kind, expectedAfter(durable, kind), `pipelined, killed in the sync of commit ${k} at ${point}`);
+      }
+    }
+    // Without a crash: every commit durable, the same content as synchronous commits.
+    const file = freshFile();
+    const ok = runChild(['pipelined', file, String(seed), '12', kind], '');
+    assert.equal(ok.status, 0, ok.stderr);
+    assertIntact(file, kind, expectedAfter(12, kind), 'pipelined, no crash');
+  });
+
   test(`SIGKILL during defragment leaves the old or the new file, never a mix (freelist ${kind})`, () => {
     for (const point of ['backend.defrag.beforeRename', 'backend.defrag.afterRename']) {
       const file = freshFile();
@@ -94,6 +111,22 @@ for (const kind of ['hashmap', 'array'] as const) {
     }
   });
 }
+
+test('pipelined commits read and end like synchronous ones; flush() waits for every sync', async () => {
+  for (const kind of ['hashmap', 'array'] as const) {
+    const file = freshFile();
+    const db = DB.open(file, { freelistType: kind });
+    const model = new ModelBucket();
+    const done = pipelinedWorkload(db, model, seed, 30);
+    assert.ok(db.pendingDurable > 0, 'syncs are queued behind the commits');
+    await done;
+    assert.equal(db.pendingDurable, 0);
+    assert.deepEqual(dbDump(db), modelDump(model), 'reads see every pipelined commit');
+    assert.deepEqual(db.check(), []);
+    db.close();
+    assertIntact(file, kind, expectedAfter(30, kind), `reopened after pipelined commits (${kind})`);
+  }
+});
 
 test('a torn meta page falls back to the other meta (the previous transaction)', () => {
   const file = freshFile();

@@ -104,6 +104,11 @@ export class DB implements TxHost {
   private readers = new Map<number, number>();
   private failure: unknown = null;
   private closed = false;
+  /** The newest commit whose meta page is durable on disk. */
+  private durableTxid: number;
+  /** The queue of pipelined commits still becoming durable (settled when none). */
+  private durability: Promise<void> = Promise.resolve();
+  private durablePending = 0;
 
   private constructor(readonly path: string, r: Resolved, file: PageFile, meta: Meta) {
     this.readOnly = r.readOnly;
@@ -113,6 +118,7 @@ export class DB implements TxHost {
     this.cacheBytes = Math.max(r.pageCacheBytes, meta.pageSize);
     this.file = file;
     this.meta = meta;
+    this.durableTxid = meta.txid;
   }
 
   /** Opens (or, unless readOnly, creates) the database file at `file`. */
@@ -231,6 +237,9 @@ export class DB implements TxHost {
     this.ensureUsable();
     if (this.readOnly) throw backendError('ERR_DB_READ_ONLY');
     if (this.writer !== null) throw backendError('ERR_TX_WRITE_OPEN');
+    if (this.durablePending > 0) {
+      throw new FloeError('ERR_TX_COMMITTING', 'cannot defragment while pipelined commits are becoming durable (await flush() first)');
+    }
     const tmp = this.path + DEFRAG_SUFFIX;
     removeStaleDefrag(this.path);
     // The copy runs without syncs; one fsync of the finished file before the rename makes it
@@ -268,12 +277,27 @@ export class DB implements TxHost {
     if (old.pins === 0) old.close();
     this.file = new PageFile(fd, meta.pageSize, this.cacheBytes, sizeBytes);
     this.meta = meta;
+    this.durableTxid = meta.txid;
     this.readers = new Map();
     this.freelist = null;
     this.loadFreelist();
   }
 
-  /** Ends every open transaction and closes the file. Refused while a commit is in flight. */
+  /** Resolves once every pipelined commit is durable (rejects if one failed). */
+  async flush(): Promise<void> {
+    await this.durability;
+    if (this.failure !== null) this.ensureUsable();
+  }
+
+  /** Pipelined commits not yet durable. */
+  get pendingDurable(): number {
+    return this.durablePending;
+  }
+
+  /**
+   * Ends every open transaction and closes the file. Refused while a commit is in flight.
+   * Pipelined commits still becoming durable finish first: the file closes after them.
+   */
   close(): void {
     if (this.closed) return;
     if (this.writer !== null) {
@@ -288,7 +312,9 @@ export class DB implements TxHost {
     }
     this.txs.clear();
     this.closed = true;
-    this.file.close();
+    const file = this.file;
+    if (this.durablePending === 0) file.close();
+    else void this.durability.finally(() => file.close());
   }
 
   /** True until close(). */
@@ -335,6 +361,30 @@ export class DB implements TxHost {
     this.writer = null;
   }
 
+  /** @internal */
+  makeDurable(file: PageFile, txid: number, metaPage: Buffer, metaPos: number): void {
+    this.durablePending++;
+    const noSync = this.noSync;
+    this.durability = this.durability.then(async () => {
+      try {
+        if (this.failure !== null) return;
+        failpoint('backend.commit.beforeDataSync');
+        if (!noSync) await file.syncAsync();
+        failpoint('backend.commit.afterDataSync');
+        file.writeAt(metaPage, metaPos);
+        failpoint('backend.commit.beforeMetaSync');
+        if (!noSync) await file.syncAsync();
+        failpoint('backend.commit.afterMetaSync');
+        if (txid > this.durableTxid) this.durableTxid = txid;
+      } catch (e) {
+        // The file's state is unknown: refuse everything until it is reopened.
+        this.fail(e);
+      } finally {
+        this.durablePending--;
+      }
+    });
+  }
+
   // --- internals ---------------------------------------------------------------------------
 
   private ensureUsable(): void {
@@ -348,7 +398,10 @@ export class DB implements TxHost {
   /** bbolt's freePages: release what no open reader of this file can see. */
   private releasePending(): void {
     const fl = this.loadedFreelist();
-    const ids = [...this.readers.keys()].sort((a, b) => a - b);
+    const ids = [...this.readers.keys()];
+    // Pages the newest durable meta still reaches stay pending until a newer meta is durable.
+    if (this.durableTxid < this.meta.txid && !this.readers.has(this.durableTxid)) ids.push(this.durableTxid);
+    ids.sort((a, b) => a - b);
     let minid = ids.length > 0 ? ids[0]! : Number.MAX_SAFE_INTEGER;
     if (minid > 0) fl.release(minid - 1);
     for (const t of ids) {

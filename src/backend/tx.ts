@@ -49,6 +49,11 @@ export interface TxHost {
   endWrite(tx: WriteTx, outcome: CommitOutcome | null): void;
   /** The meta write failed: the file's state is unknown until it is reopened. */
   fail(err: unknown): void;
+  /**
+   * Queues the durable half of a pipelined commit (sync the data, write and sync the meta
+   * page) behind the ones before it; see WriteTx.commitPipelined.
+   */
+  makeDurable(file: PageFile, txid: number, metaPage: Buffer, metaPos: number): void;
 }
 
 /** A read-only snapshot of the database. Close it with rollback(). */
@@ -304,6 +309,29 @@ export class WriteTx extends ReadTx implements TreeContext {
       throw e;
     }
     this.finish(p);
+  }
+
+  /**
+   * A commit whose durability follows later, off the event loop: the pages are written into
+   * the file now (so reads, of this process, see them at once) and the transaction ends; the
+   * data sync, meta write and meta sync are queued in order behind earlier commits
+   * (DB.flush() waits for them). Crash safety is kept by two rules the DB enforces: a meta
+   * page is written only after its data and the previous meta are durable, and no page the
+   * newest durable meta can reach is reused before a newer meta is durable (the durable txid
+   * holds freed pages back like an open reader). A crash therefore leaves the last durable
+   * commit, never a torn one; what it loses, the member replays from its WAL.
+   */
+  commitPipelined(): void {
+    const p = this.prepare();
+    try {
+      this.file.writePages(p.pages);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    const txid = this.meta.txid;
+    this.finish(p);
+    this.host.makeDurable(this.file, txid, p.metaPage, (txid % 2) * this.meta.pageSize);
   }
 
   /** Discards every change. Calling it on an ended transaction does nothing. */

@@ -29,6 +29,8 @@ export interface CompactionHost {
   isStopped(): boolean;
   /** Asserts that no write transaction is open. */
   assertNoWrite(): void;
+  /** Settles when no range reader pins a revision below the compaction revision. */
+  readersBelow(): Promise<void>;
   /**
    * Told, before the turn ends, that a record at the compaction revision itself was removed (a
    * lower sub revision or a tombstone): history at that revision is no longer complete.
@@ -47,6 +49,9 @@ export function pause(ms: number): Promise<void> {
  * resumes on the next open), true when done; finishedCompactRev is then in the batch.
  */
 export async function runCompaction(host: CompactionHost, rev: number, cfg: CompactionConfig): Promise<boolean> {
+  // Range readers below `rev` still read revisions this job removes; no new ones can start,
+  // since reads below `rev` are refused from the moment it was scheduled.
+  await host.readersBelow();
   const keep = new RevisionSet();
   let from: Buffer | null = null;
   for (;;) {

@@ -29,6 +29,7 @@ export {
   type RangeEnd,
   type RangeResult,
   type RevisionsResult,
+  type RevisionsSlice,
   type RestoredRecord,
 } from './tree-index';
 export { BTree, Cursor, compareBuffers, compareBinaryStrings, type Compare, type Visitor, type BTreeOptions } from './btree';
@@ -93,6 +94,7 @@ export {
   type TxnWrite,
   type LeaseAttacher,
 } from './kv-txn';
+export { RangeReader, type RangeReaderOptions } from './range-reader';
 export { KvStore, type KvStoreOptions, DEFAULT_COMPACTION_BATCH_KEYS, DEFAULT_HASH_BATCH_RECORDS } from './kv-store';
 export type { HashKVResult, HashResult } from './hash';
 export {

@@ -17,6 +17,10 @@
  *   are removed in bounded batches, each committed, with a turn of the event loop between
  *   batches (writes and reads go on meanwhile); finishedCompactRev goes with the last batch.
  * - Jobs that walk the whole store (compaction, hashes) run one at a time, in call order.
+ * - A sliced range read (openRange) pins its revision R until it closes. A compaction above R
+ *   is scheduled (and refuses new reads below it) at once, but removes nothing, from the index
+ *   or the backend, until every pin below its revision is released; pins at or above it do not
+ *   hold it, since it keeps what a read there sees.
  *
  * Nothing here blocks on I/O except the backend's own synchronous reads and commits.
  */
@@ -53,6 +57,7 @@ import {
   META_BUCKET,
   SCHEDULED_COMPACT_KEY,
 } from './schema';
+import { RangeReader, type RangeReaderHost, type RangeReaderOptions } from './range-reader';
 import { TreeIndex, type RangeEnd } from './tree-index';
 
 /** Keys per compaction batch by default (etcd's --experimental-compaction-batch-limit). */
@@ -79,7 +84,7 @@ function positiveInt(name: string, v: number | undefined, dflt: number): number 
 }
 
 /** The MVCC store; see the file comment. */
-export class KvStore implements TxnHost {
+export class KvStore implements TxnHost, RangeReaderHost {
   readonly index = new TreeIndex();
   readonly leases: LeaseAttacher | null;
   readonly db: DB;
@@ -96,6 +101,10 @@ export class KvStore implements TxnHost {
   private readonly compaction: CompactionConfig;
   private readonly hashBatchRecords: number;
   private readonly revKey = Buffer.allocUnsafe(REVISION_BYTES);
+  /** Revisions pinned by open range readers, with how many readers pin each. */
+  private readonly pins = new Map<number, number>();
+  /** Compactions waiting for pins below their revision to go: [revision, wake]. */
+  private pinWaiters: Array<[number, () => void]> = [];
 
   /**
    * Opens the store over `batch`: creates the `key` and `meta` buckets when missing, rebuilds
@@ -176,6 +185,30 @@ export class KvStore implements TxnHost {
   range(key: Uint8Array, end: RangeEnd, opts: RangeOptions = {}): KvRangeResult {
     this.checkOpen();
     return rangeKeys(this, key, end, this.currentRev, opts);
+  }
+
+  /**
+   * Opens a range read to be served in slices (range-reader.ts) at `opts.revision` (0 or less:
+   * the current revision), with etcd's checks in etcd's order: ERR_FUTURE_REV above the current
+   * revision, ERR_COMPACTED below the compaction revision. Pins the revision read until the
+   * reader is closed: the caller must close it.
+   */
+  openRange(key: Uint8Array, end: RangeEnd, opts: RangeReaderOptions & { readonly revision?: number } = {}): RangeReader {
+    this.checkOpen();
+    const curRev = this.currentRev;
+    let rev = opts.revision ?? 0;
+    if (rev > curRev) throw mvccError(ERR_FUTURE_REV);
+    if (rev <= 0) rev = curRev;
+    if (rev < this.compactMainRev) throw mvccError(ERR_COMPACTED);
+    this.pins.set(rev, (this.pins.get(rev) ?? 0) + 1);
+    return new RangeReader(this, key, end, rev, curRev, opts);
+  }
+
+  /** Number of open range readers (tests and diagnostics). */
+  get openReaders(): number {
+    let n = 0;
+    for (const c of this.pins.values()) n += c;
+    return n;
   }
 
   /** put() in a write transaction of its own. */
@@ -267,6 +300,52 @@ export class KvStore implements TxnHost {
     return this.closed;
   }
 
+  // ---- RangeReaderHost ----
+
+  /** @internal Drops a pin taken by openRange() and wakes compactions it no longer holds. */
+  unpin(rev: number): void {
+    const n = this.pins.get(rev);
+    assert(n !== undefined && n > 0, () => `mvcc: unpinning revision ${rev}, which is not pinned`);
+    if (n === 1) this.pins.delete(rev);
+    else this.pins.set(rev, n - 1);
+    if (this.pinWaiters.length === 0) return;
+    const still: Array<[number, () => void]> = [];
+    for (const w of this.pinWaiters) {
+      if (this.pinnedBelow(w[0])) still.push(w);
+      else w[1]();
+    }
+    this.pinWaiters = still;
+  }
+
+  /**
+   * @internal Calls `fn` with the stored record (mvccpb.KeyValue bytes) of each of `revs`, in
+   * order, reading through the batch (committed or not, a revision's bytes are the same). Only
+   * between write transactions: a reader's slice runs in a turn of its own.
+   */
+  readRecords(revs: readonly Revision[], fn: (record: Buffer, i: number) => void): void {
+    assert(this.openWrite === null, 'mvcc: a range slice inside a write transaction');
+    this.withKeyBucket((get) => {
+      for (let i = 0; i < revs.length; i++) {
+        const rev = revs[i] as Revision;
+        encodeRevisionInto(rev, this.revKey, 0);
+        const data = get(this.revKey);
+        assert(data !== null, () => `mvcc: revision ${rev.main}.${rev.sub} is in the index but not in the backend`);
+        fn(data, i);
+      }
+    });
+  }
+
+  private pinnedBelow(rev: number): boolean {
+    for (const p of this.pins.keys()) if (p < rev) return true;
+    return false;
+  }
+
+  /** Settles when no range reader pins a revision below `rev`. */
+  private readersBelow(rev: number): Promise<void> {
+    if (!this.pinnedBelow(rev)) return Promise.resolve();
+    return new Promise((resolve) => this.pinWaiters.push([rev, resolve]));
+  }
+
   // ---- TxnHost ----
 
   /** @internal Reads the pairs at `revs` (live revisions), from the open transaction or the backend. */
@@ -353,6 +432,7 @@ export class KvStore implements TxnHost {
       batch: this.batch,
       isStopped: () => this.closed,
       assertNoWrite: () => assert(this.openWrite === null, 'mvcc: compaction batch inside a write transaction'),
+      readersBelow: () => this.readersBelow(rev),
       droppedAtCompactRev: () => {
         this.droppedAtRev = rev;
       },

@@ -53,6 +53,14 @@ export interface RevisionsResult {
   readonly total: number;
 }
 
+/** What revisionsSlice() found in one slice. */
+export interface RevisionsSlice {
+  /** Keys of the slice visible at the revision read, whether or not their revision was kept. */
+  readonly visible: number;
+  /** Where the next slice starts, or null when the range is done. */
+  readonly next: Buffer | null;
+}
+
 /** One record read back from the backend's `key` bucket at start-up. */
 export interface RestoredRecord {
   /** The record is a deletion (its backend key carried the tombstone mark). */
@@ -185,6 +193,47 @@ export class TreeIndex {
       return true;
     });
     return { revs, total };
+  }
+
+  /**
+   * One slice of a range walk: visits at most `maxKeys` key indexes of the range, starting at
+   * `from` (inclusive; the range's own start for the first slice), and appends to `revs` the
+   * revision visible at `atRev` of each visible key while `revs` holds fewer than `wantRevs`
+   * (>= 0; Number.MAX_SAFE_INTEGER for no bound); past that visible keys are only counted. Returns how many
+   * visible keys it saw and the key to start the next slice at, or null when the range is done.
+   *
+   * The walk keeps no state between slices, so the tree may change in between: keys added
+   * after `atRev` are not visible there, and only a compaction above `atRev` could remove what
+   * a read at `atRev` sees (the store's read pins forbid that).
+   */
+  revisionsSlice(from: Uint8Array, end: RangeEnd, atRev: number, maxKeys: number, wantRevs: number, revs: Revision[]): RevisionsSlice {
+    assert(Number.isSafeInteger(maxKeys) && maxKeys >= 1, `treeIndex: slice of ${maxKeys} keys`);
+    assert(Number.isSafeInteger(wantRevs) && wantRevs >= 0, `treeIndex: slice wants ${wantRevs} revisions`);
+    if (end === null) {
+      const found = this.lookup(toIndexKey(from))?.modifiedAt(atRev) ?? null;
+      if (found !== null && revs.length < wantRevs) revs.push(found);
+      return { visible: found === null ? 0 : 1, next: null };
+    }
+    let visible = 0;
+    let walked = 0;
+    let next: string | undefined;
+    this.visit(from, end, (k, ki) => {
+      if (walked === maxKeys) {
+        next = k;
+        return false;
+      }
+      walked++;
+      if (revs.length >= wantRevs) {
+        if (ki.existsAt(atRev)) visible++;
+        return true;
+      }
+      const found = ki.modifiedAt(atRev);
+      if (found === null) return true;
+      revs.push(found);
+      visible++;
+      return true;
+    });
+    return { visible, next: next === undefined ? null : fromIndexKey(next) };
   }
 
   /** How many keys of the range exist at `atRev`. */

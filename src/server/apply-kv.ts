@@ -58,15 +58,59 @@ function keyNotFound(): FloeError {
   return new FloeError('ERR_KEY_NOT_FOUND', 'etcdserver: key not found');
 }
 
-/** etcd's applier Range: filters and sort need every pair, then the limit is applied. */
-export function applyRange(view: ReadView, r: pb.RangeRequest): pb.RangeResponse {
-  const reqLimit = int64(r.limit);
+/** The parts of a RangeRequest that shape the result after the store's read. */
+export interface RangeShape {
+  /** The request's limit (0: none). */
+  readonly reqLimit: number;
+  readonly minMod: number;
+  readonly maxMod: number;
+  readonly minCreate: number;
+  readonly maxCreate: number;
+  /** Sorting or a revision filter needs every pair of the range before the limit applies. */
+  readonly needAll: boolean;
+  /** The sort comparison (the request's order applied), or null for key order. */
+  readonly compare: ((a: KeyValue, b: KeyValue) => number) | null;
+}
+
+/** etcd's applier Range settings for `r` (see applyRange). */
+export function rangeShape(r: pb.RangeRequest): RangeShape {
   const minMod = int64(r.min_mod_revision);
   const maxMod = int64(r.max_mod_revision);
   const minCreate = int64(r.min_create_revision);
   const maxCreate = int64(r.max_create_revision);
-  const needAll = r.sort_order !== 0 || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0;
-  let limit = needAll ? 0 : reqLimit;
+  let order: number = r.sort_order;
+  // etcd 3.4: a sort target other than the key with no order sorts ascending.
+  if (r.sort_target !== 0 && order === 0) order = 1;
+  let compare: RangeShape['compare'] = null;
+  if (order !== 0) {
+    const key = sortKey(r.sort_target);
+    compare = order === 2 ? (a, b) => -key(a, b) : key;
+  }
+  return {
+    reqLimit: int64(r.limit),
+    minMod,
+    maxMod,
+    minCreate,
+    maxCreate,
+    needAll: r.sort_order !== 0 || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0,
+    compare,
+  };
+}
+
+/** True when `kv` passes the request's revision filters. */
+export function passesFilters(s: RangeShape, kv: KeyValue): boolean {
+  if (s.maxMod !== 0 && kv.modRevision > s.maxMod) return false;
+  if (s.minMod !== 0 && kv.modRevision < s.minMod) return false;
+  if (s.maxCreate !== 0 && kv.createRevision > s.maxCreate) return false;
+  if (s.minCreate !== 0 && kv.createRevision < s.minCreate) return false;
+  return true;
+}
+
+/** etcd's applier Range: filters and sort need every pair, then the limit is applied. */
+export function applyRange(view: ReadView, r: pb.RangeRequest): pb.RangeResponse {
+  const shape = rangeShape(r);
+  const reqLimit = shape.reqLimit;
+  let limit = shape.needAll ? 0 : reqLimit;
   if (limit > 0) limit += 1; // one more than asked for tells whether there are more
   const rr: MvccRangeResult = view.range(r.key, rangeEnd(r.range_end), {
     limit,
@@ -75,22 +119,10 @@ export function applyRange(view: ReadView, r: pb.RangeRequest): pb.RangeResponse
     keysOnly: r.keys_only,
   });
   let kvs = rr.kvs;
-  if (maxMod !== 0) kvs = kvs.filter((kv) => kv.modRevision <= maxMod);
-  if (minMod !== 0) kvs = kvs.filter((kv) => kv.modRevision >= minMod);
-  if (maxCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision <= maxCreate);
-  if (minCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision >= minCreate);
-
-  let order: number = r.sort_order;
-  // etcd 3.4: a sort target other than the key with no order sorts ascending.
-  if (r.sort_target !== 0 && order === 0) order = 1;
-  if (order !== 0) {
-    const key = sortKey(r.sort_target);
-    // Stable sort: ties keep key order (etcd's sort is not stable; any order of ties is valid).
-    kvs = [...kvs].sort((a, b) => {
-      const c = key(a, b);
-      return order === 2 ? -c : c;
-    });
-  }
+  if (shape.needAll) kvs = kvs.filter((kv) => passesFilters(shape, kv));
+  const compare = shape.compare;
+  // Stable sort: ties keep key order (etcd's sort is not stable; any order of ties is valid).
+  if (compare !== null) kvs = [...kvs].sort(compare);
   let more = false;
   if (reqLimit > 0 && kvs.length > reqLimit) {
     kvs = kvs.slice(0, reqLimit);

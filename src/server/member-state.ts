@@ -31,7 +31,9 @@ export interface MemberState {
 export function openMemberState(cfg: MemberConfig, backendPath: string): MemberState {
   const db = DB.open(backendPath, { freelistType: cfg.freelistType === 'map' ? 'hashmap' : 'array', noSync: cfg.unsafeNoFsync });
   try {
-    const batch = new BatchTx(db, { intervalMs: cfg.backendBatchIntervalMs, limit: cfg.backendBatchLimit });
+    // Pipelined: the WAL makes applied entries durable; a backend commit must not stall the
+    // event loop on its fdatasyncs (a crash replays from the consistent index).
+    const batch = new BatchTx(db, { intervalMs: cfg.backendBatchIntervalMs, limit: cfg.backendBatchLimit, pipelined: true });
     // The lessor and the store need each other: the lessor deletes keys through the store,
     // the store tells the lessor which keys it holds. The lessor opens first (the store
     // re-attaches keys to leases as it rebuilds its index), the deleter reaches the store
@@ -85,7 +87,12 @@ export async function closeMemberState(st: MemberState, flush: boolean): Promise
   try {
     if (flush) st.store.commit();
     await st.store.close();
-    if (flush) st.batch.close();
+    if (flush) {
+      st.batch.close();
+      await st.db.flush();
+    } else {
+      await st.db.flush().catch(() => undefined); // already failed: closing is all that is left
+    }
   } finally {
     st.db.close();
   }

@@ -65,6 +65,7 @@ import {
   isTxnReadonly,
   wireInt,
 } from './apply-kv';
+import { rangeInSlices } from './range-sliced';
 import { MemberWatchStream } from './watch';
 
 /** The server version Status reports. */
@@ -1214,14 +1215,10 @@ class EtcdMember implements Member {
   async range(req: pb.RangeRequest): Promise<pb.RangeResponse> {
     if (!req.serializable) await this.linearizable();
     else this.checkOpen();
-    const view = this.store.read();
-    try {
-      const resp = applyRange(view, req);
-      resp.header = this.header();
-      return resp;
-    } finally {
-      view.end();
-    }
+    // Sliced at one pinned revision so that writes go on meanwhile (range-sliced.ts).
+    const { resp, revision } = await rangeInSlices(this.store, req);
+    resp.header = this.headerAt(revision);
+    return resp;
   }
 
   async put(req: pb.PutRequest): Promise<pb.PutResponse> {
@@ -1556,6 +1553,11 @@ class EtcdMember implements Member {
   async defragment(): Promise<pb.DefragmentResponse> {
     this.checkOpen();
     await this.store.compactionIdle();
+    // Everything committed and durable, with nothing written since (the copy is synchronous).
+    do {
+      this.store.commit();
+      await this.db.flush();
+    } while (this.batch.pendingOps > 0 || this.db.pendingDurable > 0);
     this.store.commit();
     this.config.logger.log('I', 'etcdserver', 'starting to defragment the storage backend...');
     this.db.defragment();
