@@ -15,6 +15,7 @@
  * elsewhere); unary calls and snapshot streams in flight run to completion. What is still open
  * after `timeoutMs` is cut off, as etcd does after its request timeout.
  */
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { assert } from '../pkg';
 import { etcdServices } from '../etcdpb';
@@ -27,6 +28,8 @@ import { kvHandlers } from './kv-service';
 import { leaseHandlers } from './lease-service';
 import { maintenanceHandlers } from './maintenance-service';
 import { OpenStreams } from './open-streams';
+import { authorityFixer } from './h2-authority';
+import { guardLearner } from './learner-guard';
 import { withPassThroughRange } from './range-passthrough';
 import { recordingRequestSizes } from './request-size';
 import {
@@ -74,6 +77,13 @@ export type DrainOutcome = 'drained' | 'forced';
 /** The gRPC server of one member; see the file comment. */
 export class EtcdGrpcServer {
   private readonly server: grpc.Server;
+  /**
+   * Connections are accepted here and handed to grpc-js through an authority fixer: clients
+   * that send a URL as :authority (Debian's etcdctl with http:// endpoints) would otherwise be
+   * reset by Node's HTTP/2 before any handler runs (h2-authority.ts).
+   */
+  private readonly injector: ReturnType<grpc.Server['createConnectionInjector']>;
+  private readonly listeners: net.Server[] = [];
   private readonly openStreams = new OpenStreams();
   private draining: Promise<DrainOutcome> | null = null;
 
@@ -101,10 +111,10 @@ export class EtcdGrpcServer {
 
     const svc = etcdServices();
     const sizeOf = (resp: pb.WatchResponse): number => svc.watch.Watch.responseSerialize(resp).length;
-    this.server.addService(recordingRequestSizes(withPassThroughRange(svc.kv)), kvHandlers(api));
+    this.server.addService(recordingRequestSizes(withPassThroughRange(svc.kv)), guardLearner(api, kvHandlers(api)));
     this.server.addService(
       svc.watch,
-      watchHandlers(api, {
+      guardLearner(api, watchHandlers(api, {
         fragmentLimitBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES,
         progressNotifyIntervalMs: Math.max(
           MIN_PROGRESS_NOTIFY_INTERVAL_MS,
@@ -114,12 +124,13 @@ export class EtcdGrpcServer {
         random: opts.random ?? Math.random,
         progressTimer: opts.progressTimer ?? intervalTimer,
         openStreams: this.openStreams,
-      }),
+      })),
     );
-    this.server.addService(svc.lease, leaseHandlers(api, this.openStreams));
-    this.server.addService(svc.cluster, clusterHandlers(api));
-    this.server.addService(svc.maintenance, maintenanceHandlers(api));
-    this.server.addService(svc.auth, authHandlers(api));
+    this.server.addService(svc.lease, guardLearner(api, leaseHandlers(api, this.openStreams)));
+    this.server.addService(svc.cluster, guardLearner(api, clusterHandlers(api)));
+    this.server.addService(svc.maintenance, guardLearner(api, maintenanceHandlers(api)));
+    this.server.addService(svc.auth, guardLearner(api, authHandlers(api)));
+    this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   }
 
   /**
@@ -130,7 +141,14 @@ export class EtcdGrpcServer {
     assert(this.draining === null, 'listen after drain');
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      const listener = net.createServer((socket) => this.injector.injectConnection(authorityFixer(socket)));
+      listener.once('error', (e: NodeJS.ErrnoException) => {
+        reject(new Error(e.code === 'EADDRINUSE' ? 'bind: address already in use' : `${address}: ${e.message}`));
+      });
+      listener.listen({ host, port }, () => {
+        this.listeners.push(listener);
+        resolve((listener.address() as net.AddressInfo).port);
+      });
     });
   }
 
@@ -146,6 +164,7 @@ export class EtcdGrpcServer {
   drain(timeoutMs: number): Promise<DrainOutcome> {
     if (this.draining !== null) return this.draining;
     assert(timeoutMs >= 0, `drain timeout ${timeoutMs}`);
+    for (const l of this.listeners) l.close();
     this.draining = new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -163,6 +182,7 @@ export class EtcdGrpcServer {
 
   /** Closes every connection at once, cutting off calls in flight. */
   forceClose(): void {
+    for (const l of this.listeners) l.close();
     this.server.forceShutdown();
   }
 }

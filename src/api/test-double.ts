@@ -51,6 +51,8 @@ const buf = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** TEST DOUBLE of the member; see the file comment. */
 export class MemberDouble implements EtcdServerApi {
   readonly limits: { readonly maxRequestBytes: number; readonly maxTxnOps: number };
+  /** A test may make the double a learner. */
+  isLearner = false;
   revision = 1;
   compactRevision = 0;
   private readonly kvs = new Map<string, Rec>();

@@ -349,6 +349,9 @@ export class DB implements TxHost {
     this.writer = null;
     this.txs.delete(tx);
     if (outcome !== null) {
+      // A synchronous commit's meta is durable when it ends; a pipelined one's becomes so in
+      // its queue (makeDurable, called before it ends, raised durablePending).
+      if (this.durablePending === 0) this.durableTxid = outcome.meta.txid;
       this.meta = outcome.meta;
       this.committedFreeIds = outcome.freeIds;
       this.freelistSpan = outcome.freelistSpan;

@@ -54,6 +54,8 @@ export interface TxHost {
    * page) behind the ones before it; see WriteTx.commitPipelined.
    */
   makeDurable(file: PageFile, txid: number, metaPage: Buffer, metaPos: number): void;
+  /** Pipelined commits not yet durable (a synchronous commit waits for none). */
+  readonly pendingDurable: number;
 }
 
 /** A read-only snapshot of the database. Close it with rollback(). */
@@ -256,6 +258,10 @@ export class WriteTx extends ReadTx implements TreeContext {
 
   /** Writes everything durably (unless the db was opened with noSync) and ends the transaction. */
   commit(): void {
+    if (this.host.pendingDurable > 0) {
+      // Its meta would overtake the queued ones: mixing the two kinds of commit is a bug.
+      throw new FloeError('ERR_TX_COMMITTING', 'a synchronous commit while pipelined commits are becoming durable (await db.flush() first)');
+    }
     const p = this.prepare();
     const ps = this.meta.pageSize;
     try {
@@ -330,8 +336,9 @@ export class WriteTx extends ReadTx implements TreeContext {
       throw e;
     }
     const txid = this.meta.txid;
-    this.finish(p);
+    // Queued before the transaction ends, so the DB never takes this meta for a durable one.
     this.host.makeDurable(this.file, txid, p.metaPage, (txid % 2) * this.meta.pageSize);
+    this.finish(p);
   }
 
   /** Discards every change. Calling it on an ended transaction does nothing. */

@@ -92,6 +92,8 @@ export interface MaintenanceServer {
 export interface EtcdServerApi extends KVServer, LeaseServer, WatchServer, ClusterServer, MaintenanceServer {
   /** The header every response carries: cluster id, member id, current revision, raft term. */
   header(): pb.ResponseHeader;
+  /** True while this member is a learner: it then serves only Status and serializable Range. */
+  readonly isLearner: boolean;
   /** The settings the API layer enforces before a request reaches the server. */
   readonly limits: {
     /** --max-request-bytes (default 1.5 MiB): larger requests get ERR_REQUEST_TOO_LARGE. */

@@ -200,6 +200,10 @@ class EtcdMember implements Member {
     return this.applied;
   }
 
+  get isLearner(): boolean {
+    return this.membership.get(this.memberId)?.isLearner === true;
+  }
+
   // The backend-backed state, swapped whole when a snapshot from the leader is installed.
   private get db(): DB {
     return this.st.db;
@@ -1558,7 +1562,6 @@ class EtcdMember implements Member {
       this.store.commit();
       await this.db.flush();
     } while (this.batch.pendingOps > 0 || this.db.pendingDurable > 0);
-    this.store.commit();
     this.config.logger.log('I', 'etcdserver', 'starting to defragment the storage backend...');
     this.db.defragment();
     this.config.logger.log('I', 'etcdserver', 'finished defragmenting the storage backend');

@@ -1,0 +1,401 @@
+/**
+ * A byte filter between an accepted TCP connection and the HTTP/2 server that rewrites an
+ * `:authority` written as a URL to its host:port.
+ *
+ * Why: etcd 3.4's Go client given an endpoint with a scheme (`--endpoints=http://h:p`, and
+ * always for `endpoint status --cluster`) dials the gRPC target `passthrough:///http://h:p`
+ * and sends `:authority: http://h:p`. grpc-go servers accept it; Node's HTTP/2 (nghttp2)
+ * refuses '/' in :authority and resets every such stream with PROTOCOL_ERROR before any
+ * JavaScript runs, and Node has no switch to turn that check off.
+ *
+ *   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+ *   net.createServer((socket) => injector.injectConnection(authorityFixer(socket))).listen(2379);
+ *
+ * Client-to-server bytes go through AuthorityRewriter, in one of three modes:
+ * - 'sniff' (from the start): the preface and frames pass; the first header block (HEADERS,
+ *   then CONTINUATION until END_HEADERS) is held and decoded. If no field needs a fix, the
+ *   block is forwarded as received and the mode becomes 'pass'; else 'rewrite'.
+ * - 'pass': bytes are forwarded untouched and no longer parsed.
+ * - 'rewrite': frame headers are parsed; every header block is decoded with the client's
+ *   compression state and re-encoded as literals without indexing (fixed fields included),
+ *   then re-framed as HEADERS (+CONTINUATION) of at most 16384 payload bytes, keeping
+ *   END_STREAM and the priority fields, dropping padding and table size updates. Since the
+ *   first rewritten block, nothing the server decodes touches its dynamic table, which
+ *   therefore stays empty and consistent with what it has seen. Other frames pass unchanged.
+ * Server-to-client bytes always pass unchanged. A malformed stream, or a header block over
+ * 256 KiB, destroys the connection (without an error event, so nothing can crash).
+ */
+import type * as net from 'node:net';
+import { Duplex } from 'node:stream';
+import { FloeError, assert, isFloeError } from '../pkg';
+import { ERR_HPACK, HpackDecoder, encodeLiteralBlock, type HeaderField } from './hpack';
+
+/** Error code of a malformed HTTP/2 stream seen by the filter. */
+export const ERR_H2_FRAME = 'ERR_H2_FRAME';
+/** Largest header block (sum of HEADERS/CONTINUATION payloads) the filter accepts. */
+export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
+/** Payload bound of the frames the filter writes: the smallest SETTINGS_MAX_FRAME_SIZE. */
+export const MAX_FRAME_PAYLOAD_BYTES = 16384;
+
+/** The client connection preface (RFC 7540 3.5). */
+export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const FRAME_HEADER_BYTES = 9;
+const TYPE_HEADERS = 0x1;
+const TYPE_PUSH_PROMISE = 0x5;
+const TYPE_CONTINUATION = 0x9;
+const FLAG_END_STREAM = 0x1;
+const FLAG_END_HEADERS = 0x4;
+const FLAG_PADDED = 0x8;
+const FLAG_PRIORITY = 0x20;
+const PRIORITY_BYTES = 5;
+
+/**
+ * The host:port of an authority written as a URL ("http://127.0.0.1:2379/" ->
+ * "127.0.0.1:2379"), or null when `value` has no '/' (nothing to fix) or nothing would
+ * remain.
+ */
+export function authorityFromUrl(value: string): string | null {
+  if (!value.includes('/')) return null;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(value);
+  let rest = scheme === null ? value : value.slice(scheme[0].length);
+  const slash = rest.indexOf('/');
+  if (slash >= 0) rest = rest.slice(0, slash);
+  return rest.length > 0 ? rest : null;
+}
+
+/** The fields with :authority and host fixed, or null when none needed a fix. */
+export function fixAuthorityFields(fields: readonly HeaderField[]): HeaderField[] | null {
+  let fixed: HeaderField[] | null = null;
+  fields.forEach((f, i) => {
+    if (f.name !== ':authority' && f.name !== 'host') return;
+    const value = authorityFromUrl(f.value);
+    if (value === null) return;
+    fixed ??= fields.slice();
+    fixed[i] = { name: f.name, value, neverIndexed: f.neverIndexed };
+  });
+  return fixed;
+}
+
+/**
+ * Frames an encoded header block as one HEADERS frame and as many CONTINUATION frames as
+ * needed, each payload at most MAX_FRAME_PAYLOAD_BYTES (the HEADERS payload counts the 5
+ * priority bytes when `priority` is given).
+ */
+export function frameHeaderBlock(streamId: number, endStream: boolean, priority: Uint8Array | null, block: Buffer): Buffer {
+  assert(streamId > 0 && streamId <= 0x7fffffff, `stream id ${streamId}`);
+  assert(priority === null || priority.length === PRIORITY_BYTES, 'priority is 5 bytes');
+  const prio = priority === null ? 0 : PRIORITY_BYTES;
+  const firstBytes = Math.min(block.length, MAX_FRAME_PAYLOAD_BYTES - prio);
+  const restBytes = block.length - firstBytes;
+  const continuations = Math.ceil(restBytes / MAX_FRAME_PAYLOAD_BYTES);
+  const out = Buffer.allocUnsafe((1 + continuations) * FRAME_HEADER_BYTES + prio + block.length);
+  let pos = 0;
+  const header = (len: number, type: number, flags: number): void => {
+    out.writeUIntBE(len, pos, 3);
+    out[pos + 3] = type;
+    out[pos + 4] = flags;
+    out.writeUInt32BE(streamId, pos + 5);
+    pos += FRAME_HEADER_BYTES;
+  };
+  let flags = (endStream ? FLAG_END_STREAM : 0) | (priority === null ? 0 : FLAG_PRIORITY);
+  if (continuations === 0) flags |= FLAG_END_HEADERS;
+  header(prio + firstBytes, TYPE_HEADERS, flags);
+  if (priority !== null) pos += Buffer.from(priority.buffer, priority.byteOffset, priority.length).copy(out, pos);
+  pos += block.copy(out, pos, 0, firstBytes);
+  for (let off = firstBytes, i = 1; i <= continuations; i++) {
+    const n = Math.min(MAX_FRAME_PAYLOAD_BYTES, block.length - off);
+    header(n, TYPE_CONTINUATION, i === continuations ? FLAG_END_HEADERS : 0);
+    pos += block.copy(out, pos, off, off + n);
+    off += n;
+  }
+  assert(pos === out.length, 'header block framing filled its buffer');
+  return out;
+}
+
+/** Filter mode; see the file comment. */
+export type RewriteMode = 'sniff' | 'rewrite' | 'pass';
+
+/** Where the parser is inside the byte stream. */
+type ParseState = 'preface' | 'frame-header' | 'frame-body-pass' | 'frame-body-block' | 'pass';
+
+/** Filter settings. */
+export interface AuthorityRewriterOptions {
+  /** The server's SETTINGS_HEADER_TABLE_SIZE (default 4096, Node's and the protocol's). */
+  readonly headerTableSizeBytes?: number;
+}
+
+const frameError = (msg: string): never => {
+  throw new FloeError(ERR_H2_FRAME, `http2 filter: ${msg}`);
+};
+
+/**
+ * The client-to-server half of the filter as a pure state machine: `push` takes bytes as
+ * they arrive (any split) and returns the bytes to hand to the server, in order. Throws
+ * FloeError (ERR_H2_FRAME or ERR_HPACK) on a malformed stream; the connection must then be
+ * dropped.
+ */
+export class AuthorityRewriter {
+  private modeNow: RewriteMode = 'sniff';
+  private state: ParseState = 'preface';
+  private readonly decoder: HpackDecoder;
+  private prefaceBytes = 0;
+  private readonly head = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headBytes = 0;
+  /** Payload bytes still to come of the current frame. */
+  private bodyLeft = 0;
+  // The header block being collected (state 'frame-body-block' or between its frames).
+  private inBlock = false;
+  private blockStream = 0;
+  private blockFlags = 0;
+  private blockBytes = 0;
+  private priority: Buffer | null = null;
+  private fragments: Buffer[] = [];
+  /** The block's frames as received, in sniff mode only (forwarded when nothing is fixed). */
+  private raw: Buffer[] = [];
+  private frameType = 0;
+  private frameFlags = 0;
+  private framePieces: Buffer[] = [];
+
+  constructor(opts: AuthorityRewriterOptions = {}) {
+    this.decoder = new HpackDecoder({
+      maxTableSizeBytes: opts.headerTableSizeBytes,
+      maxHeaderListBytes: MAX_HEADER_BLOCK_BYTES,
+    });
+  }
+
+  /** 'pass' once the first header block needed no fix: from then on bytes need no filter. */
+  get mode(): RewriteMode {
+    return this.modeNow;
+  }
+
+  /** Takes the next bytes from the client; returns what the server must read next. */
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      const left = chunk.length - pos;
+      switch (this.state) {
+        case 'preface': {
+          const n = Math.min(left, CLIENT_PREFACE.length - this.prefaceBytes);
+          if (chunk.compare(CLIENT_PREFACE, this.prefaceBytes, this.prefaceBytes + n, pos, pos + n) !== 0) frameError('bad connection preface');
+          out.push(chunk.subarray(pos, pos + n));
+          pos += n;
+          this.prefaceBytes += n;
+          if (this.prefaceBytes === CLIENT_PREFACE.length) this.state = 'frame-header';
+          break;
+        }
+        case 'frame-header': {
+          const n = Math.min(left, FRAME_HEADER_BYTES - this.headBytes);
+          chunk.copy(this.head, this.headBytes, pos, pos + n);
+          pos += n;
+          this.headBytes += n;
+          if (this.headBytes === FRAME_HEADER_BYTES) {
+            this.headBytes = 0;
+            this.onFrameHeader(out);
+          }
+          break;
+        }
+        case 'frame-body-pass': {
+          const n = Math.min(left, this.bodyLeft);
+          out.push(chunk.subarray(pos, pos + n));
+          pos += n;
+          this.bodyLeft -= n;
+          if (this.bodyLeft === 0) this.state = 'frame-header';
+          break;
+        }
+        case 'frame-body-block': {
+          const n = Math.min(left, this.bodyLeft);
+          this.framePieces.push(chunk.subarray(pos, pos + n));
+          pos += n;
+          this.bodyLeft -= n;
+          if (this.bodyLeft === 0) this.onBlockFrame(out);
+          break;
+        }
+        case 'pass':
+          out.push(chunk.subarray(pos));
+          pos = chunk.length;
+          break;
+      }
+    }
+    return out;
+  }
+
+  private onFrameHeader(out: Buffer[]): void {
+    const h = this.head;
+    const length = h.readUIntBE(0, 3);
+    const type = h[3]!;
+    const flags = h[4]!;
+    const streamId = h.readUInt32BE(5) & 0x7fffffff;
+    if (this.inBlock && (type !== TYPE_CONTINUATION || streamId !== this.blockStream)) {
+      frameError(`frame type ${type} on stream ${streamId} inside the header block of stream ${this.blockStream}`);
+    }
+    if (type === TYPE_PUSH_PROMISE) frameError('PUSH_PROMISE from a client');
+    if (type === TYPE_CONTINUATION && !this.inBlock) frameError('CONTINUATION outside a header block');
+    if (type === TYPE_HEADERS || type === TYPE_CONTINUATION) {
+      if (type === TYPE_HEADERS) {
+        if (streamId === 0) frameError('HEADERS on stream 0');
+        this.inBlock = true;
+        this.blockStream = streamId;
+        this.blockFlags = flags;
+        this.blockBytes = 0;
+        this.priority = null;
+      }
+      // Checked before buffering, so no more than the limit is ever held.
+      this.blockBytes += length;
+      if (this.blockBytes > MAX_HEADER_BLOCK_BYTES) frameError(`header block over ${MAX_HEADER_BLOCK_BYTES} bytes`);
+      if (this.modeNow === 'sniff') this.raw.push(Buffer.from(h));
+      this.frameType = type;
+      this.frameFlags = flags;
+      this.bodyLeft = length;
+      this.state = 'frame-body-block';
+      if (length === 0) this.onBlockFrame(out);
+      return;
+    }
+    out.push(Buffer.from(h));
+    this.bodyLeft = length;
+    this.state = length === 0 ? 'frame-header' : 'frame-body-pass';
+  }
+
+  /** One HEADERS or CONTINUATION frame's payload is complete. */
+  private onBlockFrame(out: Buffer[]): void {
+    const payload = this.framePieces.length === 1 ? this.framePieces[0]! : Buffer.concat(this.framePieces);
+    this.framePieces = [];
+    if (this.modeNow === 'sniff') this.raw.push(payload);
+    let fragment = payload;
+    if (this.frameType === TYPE_HEADERS) {
+      let start = 0;
+      let padBytes = 0;
+      if (this.frameFlags & FLAG_PADDED) {
+        if (payload.length < 1) frameError('PADDED HEADERS without a pad length');
+        padBytes = payload[0]!;
+        start = 1;
+      }
+      if (this.frameFlags & FLAG_PRIORITY) {
+        if (payload.length < start + PRIORITY_BYTES) frameError('PRIORITY HEADERS shorter than 5 bytes');
+        this.priority = Buffer.from(payload.subarray(start, start + PRIORITY_BYTES));
+        start += PRIORITY_BYTES;
+      }
+      if (padBytes > payload.length - start) frameError('HEADERS padding longer than its payload');
+      fragment = payload.subarray(start, payload.length - padBytes);
+    }
+    this.fragments.push(fragment);
+    this.state = 'frame-header';
+    if (this.frameFlags & FLAG_END_HEADERS) {
+      this.inBlock = false;
+      this.onBlock(out);
+    }
+  }
+
+  /** A whole header block arrived. */
+  private onBlock(out: Buffer[]): void {
+    const block = this.fragments.length === 1 ? this.fragments[0]! : Buffer.concat(this.fragments);
+    this.fragments = [];
+    const raw = this.raw;
+    this.raw = [];
+    const { fields } = this.decoder.decode(block);
+    const fixed = fixAuthorityFields(fields);
+    if (this.modeNow === 'sniff') {
+      if (fixed === null) {
+        out.push(...raw);
+        this.modeNow = 'pass';
+        this.state = 'pass';
+        return;
+      }
+      this.modeNow = 'rewrite';
+    }
+    const endStream = (this.blockFlags & FLAG_END_STREAM) !== 0;
+    out.push(frameHeaderBlock(this.blockStream, endStream, this.priority, encodeLiteralBlock(fixed ?? fields)));
+  }
+}
+
+/** Settings of authorityFixer. */
+export interface AuthorityFixerOptions extends AuthorityRewriterOptions {
+  /** Called once when the connection is dropped for a malformed stream (for logging). */
+  readonly onReject?: (err: FloeError) => void;
+}
+
+/**
+ * Wraps an accepted socket; the HTTP/2 server must read and write the returned duplex
+ * instead (see the file comment). The duplex owns the socket: destroying either ends both.
+ */
+export function authorityFixer(socket: net.Socket, opts: AuthorityFixerOptions = {}): Duplex {
+  return new FixedConnection(socket, opts);
+}
+
+/**
+ * The duplex of authorityFixer. It shows the socket's addresses, but Node's HTTP/2 wraps any
+ * non-native duplex in its own socket object that does not ask it: through the filter,
+ * grpc-js's `call.getPeer()` says 'unknown'. Reach the addresses via `session.socket.stream`.
+ */
+class FixedConnection extends Duplex {
+  private rewriter: AuthorityRewriter | null;
+  private readonly onReject: ((err: FloeError) => void) | undefined;
+
+  constructor(private readonly socket: net.Socket, opts: AuthorityFixerOptions) {
+    super({ allowHalfOpen: false });
+    this.rewriter = new AuthorityRewriter(opts);
+    this.onReject = opts.onReject;
+    // Node's HTTP/2 turns Nagle off on the native sockets it owns; it cannot reach this one,
+    // and with Nagle on, small responses wait for the client's delayed ACK (~40 ms each).
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.push(null));
+    // The reason a socket failed is of no use to the server: the connection is simply gone.
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.destroy());
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket.remoteAddress;
+  }
+  get remotePort(): number | undefined {
+    return this.socket.remotePort;
+  }
+  get remoteFamily(): string | undefined {
+    return this.socket.remoteFamily;
+  }
+  get localAddress(): string | undefined {
+    return this.socket.localAddress;
+  }
+  get localPort(): number | undefined {
+    return this.socket.localPort;
+  }
+
+  private onData(chunk: Buffer): void {
+    let data = chunk;
+    if (this.rewriter !== null) {
+      let parts: Buffer[];
+      try {
+        parts = this.rewriter.push(chunk);
+      } catch (e) {
+        if (!isFloeError(e, ERR_H2_FRAME) && !isFloeError(e, ERR_HPACK)) throw e;
+        this.onReject?.(e);
+        this.destroy();
+        return;
+      }
+      if (this.rewriter.mode === 'pass') this.rewriter = null;
+      if (parts.length === 0) return;
+      data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    }
+    if (!this.push(data)) this.socket.pause();
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.socket.write(chunk)) done();
+    else this.socket.once('drain', () => done());
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.socket.end();
+    done();
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    done(err);
+  }
+}
