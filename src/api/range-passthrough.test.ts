@@ -15,28 +15,14 @@ import { rangeInSlices } from '../server/range-sliced';
 import { decodeWireKvs, wireKvsOf } from '../server/range-wire';
 import { b, closeStore, openStore, tempDir, forSeedsAsync, type OpenStore } from '../mvcc/test-store';
 import { passThroughRangeSerializer } from './range-passthrough';
+import { rangeReq } from '../server/test-util';
 
 const encode = etcdServices().kv.Range.responseSerialize as (resp: pb.RangeResponse) => Buffer;
 const serialize = passThroughRangeSerializer(encode);
 const decode = etcdServices().kv.Range.responseDeserialize as (bytes: Buffer) => pb.RangeResponse;
 
 function req(over: Partial<pb.RangeRequest>): pb.RangeRequest {
-  return {
-    key: Buffer.alloc(0),
-    range_end: Buffer.alloc(0),
-    limit: '0',
-    revision: '0',
-    sort_order: 0,
-    sort_target: 0,
-    serializable: false,
-    keys_only: false,
-    count_only: false,
-    min_mod_revision: '0',
-    max_mod_revision: '0',
-    min_create_revision: '0',
-    max_create_revision: '0',
-    ...over,
-  };
+  return rangeReq('', '', { key: Buffer.alloc(0), range_end: Buffer.alloc(0), ...over });
 }
 
 const randomKey = (rng: Rng): Buffer => b(`k${rng.int(60).toString().padStart(2, '0')}`);

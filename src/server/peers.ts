@@ -4,17 +4,11 @@
  * callbacks for what arrives (see TransportHandler in src/rafthttp).
  */
 import type { Message } from '../raft';
+import type { TransportHandler } from '../rafthttp';
 import type { MemberLogger } from './config';
 
-/** Callbacks the transport makes into the member. */
-export interface PeerHandler {
-  process(m: Message): void;
-  receiveSnapshot(m: Message, sizeBytes: number, body: AsyncIterable<Buffer>): Promise<void>;
-  reportUnreachable(id: bigint): void;
-  reportSnapshot(id: bigint, status: 'finish' | 'failure'): void;
-  onRemoved(): void;
-  isRemoved(id: bigint): boolean;
-}
+/** Callbacks the transport makes into the member (src/rafthttp's contract, documented there). */
+export type PeerHandler = TransportHandler;
 
 /** The sending side and the peer book-keeping. */
 export interface PeerTransport {
