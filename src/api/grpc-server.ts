@@ -28,7 +28,7 @@ import { kvHandlers } from './kv-service';
 import { leaseHandlers } from './lease-service';
 import { maintenanceHandlers } from './maintenance-service';
 import { OpenStreams } from './open-streams';
-import { authorityFixer } from './h2-authority';
+import { acceptH2Connection } from './h2-authority';
 import { guardLearner } from './learner-guard';
 import { withPassThroughRange } from './range-passthrough';
 import { recordingRequestSizes } from './request-size';
@@ -141,7 +141,7 @@ export class EtcdGrpcServer {
     assert(this.draining === null, 'listen after drain');
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      const listener = net.createServer((socket) => this.injector.injectConnection(authorityFixer(socket)));
+      const listener = net.createServer((socket) => acceptH2Connection(socket, (conn) => this.injector.injectConnection(conn)));
       listener.once('error', (e: NodeJS.ErrnoException) => {
         reject(new Error(e.code === 'EADDRINUSE' ? 'bind: address already in use' : `${address}: ${e.message}`));
       });

@@ -41,6 +41,8 @@ export const MAX_FRAME_PAYLOAD_BYTES = 16384;
 export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADER_BYTES = 9;
 const TYPE_HEADERS = 0x1;
+const TYPE_SETTINGS = 0x4;
+const FLAG_ACK = 0x1;
 const TYPE_PUSH_PROMISE = 0x5;
 const TYPE_CONTINUATION = 0x9;
 const FLAG_END_STREAM = 0x1;
@@ -122,6 +124,11 @@ type ParseState = 'preface' | 'frame-header' | 'frame-body-pass' | 'frame-body-b
 export interface AuthorityRewriterOptions {
   /** The server's SETTINGS_HEADER_TABLE_SIZE (default 4096, Node's and the protocol's). */
   readonly headerTableSizeBytes?: number;
+  /**
+   * Remove the client's first SETTINGS ACK: it acknowledges a SETTINGS frame the filter sent
+   * itself (acceptH2Connection), which the server never sent and must not see acknowledged.
+   */
+  readonly dropFirstSettingsAck?: boolean;
 }
 
 const frameError = (msg: string): never => {
@@ -155,8 +162,11 @@ export class AuthorityRewriter {
   private frameType = 0;
   private frameFlags = 0;
   private framePieces: Buffer[] = [];
+  /** A client SETTINGS ACK is still to be removed (until then, 'pass' keeps parsing frames). */
+  private ackToDrop: boolean;
 
   constructor(opts: AuthorityRewriterOptions = {}) {
+    this.ackToDrop = opts.dropFirstSettingsAck === true;
     this.decoder = new HpackDecoder({
       maxTableSizeBytes: opts.headerTableSizeBytes,
       maxHeaderListBytes: MAX_HEADER_BLOCK_BYTES,
@@ -166,6 +176,11 @@ export class AuthorityRewriter {
   /** 'pass' once the first header block needed no fix: from then on bytes need no filter. */
   get mode(): RewriteMode {
     return this.modeNow;
+  }
+
+  /** True once no later byte needs looking at: mode 'pass' and no SETTINGS ACK left to drop. */
+  get settled(): boolean {
+    return this.state === 'pass';
   }
 
   /** Takes the next bytes from the client; returns what the server must read next. */
@@ -230,6 +245,11 @@ export class AuthorityRewriter {
       frameError(`frame type ${type} on stream ${streamId} inside the header block of stream ${this.blockStream}`);
     }
     if (type === TYPE_PUSH_PROMISE) frameError('PUSH_PROMISE from a client');
+    if (this.ackToDrop && type === TYPE_SETTINGS && (flags & FLAG_ACK) !== 0 && length === 0 && streamId === 0) {
+      this.ackToDrop = false;
+      if (this.modeNow === 'pass') this.state = 'pass';
+      return;
+    }
     if (type === TYPE_CONTINUATION && !this.inBlock) frameError('CONTINUATION outside a header block');
     if (type === TYPE_HEADERS || type === TYPE_CONTINUATION) {
       if (type === TYPE_HEADERS) {
@@ -298,7 +318,7 @@ export class AuthorityRewriter {
       if (fixed === null) {
         out.push(...raw);
         this.modeNow = 'pass';
-        this.state = 'pass';
+        this.state = this.ackToDrop ? 'frame-header' : 'pass';
         return;
       }
       this.modeNow = 'rewrite';
@@ -331,9 +351,15 @@ class FixedConnection extends Duplex {
   private rewriter: AuthorityRewriter | null;
   private readonly onReject: ((err: FloeError) => void) | undefined;
 
-  constructor(private readonly socket: net.Socket, opts: AuthorityFixerOptions) {
+  constructor(
+    private readonly socket: net.Socket,
+    opts: AuthorityFixerOptions,
+    rewriter: AuthorityRewriter = new AuthorityRewriter(opts),
+    initial: readonly Buffer[] = [],
+  ) {
     super({ allowHalfOpen: false });
-    this.rewriter = new AuthorityRewriter(opts);
+    this.rewriter = rewriter;
+    for (const b of initial) this.push(b);
     this.onReject = opts.onReject;
     // Node's HTTP/2 turns Nagle off on the native sockets it owns; it cannot reach this one,
     // and with Nagle on, small responses wait for the client's delayed ACK (~40 ms each).
@@ -373,7 +399,7 @@ class FixedConnection extends Duplex {
         this.destroy();
         return;
       }
-      if (this.rewriter.mode === 'pass') this.rewriter = null;
+      if (this.rewriter.settled) this.rewriter = null;
       if (parts.length === 0) return;
       data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     }
@@ -398,4 +424,68 @@ class FixedConnection extends Duplex {
     this.socket.destroy();
     done(err);
   }
+}
+
+/** An empty SETTINGS frame: a server connection preface with every setting at its default. */
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, TYPE_SETTINGS, 0, 0, 0, 0, 0]);
+/** How long a connection may stay undecided before it goes through the filter for good. */
+export const SNIFF_WAIT_MS = 200;
+/** Client bytes held while undecided (preface, settings, the first request's headers). */
+export const MAX_SNIFF_BYTES = MAX_HEADER_BLOCK_BYTES + 64 * 1024;
+
+/**
+ * Accepts a client connection for the HTTP/2 server without taxing the common case: the
+ * filter answers the client's preface with an empty SETTINGS frame of its own (so that
+ * clients which wait for the server's preface send their first request) and reads up to the
+ * end of the first header block and the ACK of that SETTINGS frame. If the authority needs no
+ * fix, the raw socket goes to `inject` with those bytes put back (less the ACK; the server
+ * then sends its own SETTINGS, a legal second one), and Node's native HTTP/2 reads it from
+ * then on. Otherwise, or when the client stays undecided for SNIFF_WAIT_MS, the connection
+ * goes through the filter (authorityFixer) for good.
+ */
+export function acceptH2Connection(socket: net.Socket, inject: (conn: net.Socket | Duplex) => void, opts: AuthorityFixerOptions = {}): void {
+  const rewriter = new AuthorityRewriter({ ...opts, dropFirstSettingsAck: true });
+  const out: Buffer[] = [];
+  let held = 0;
+  let done = false;
+  socket.setNoDelay(true);
+  const finish = (how: 'native' | 'filter' | 'drop', err?: FloeError): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('error', onError);
+    if (how === 'drop') {
+      if (err !== undefined) opts.onReject?.(err);
+      socket.destroy();
+      return;
+    }
+    socket.pause();
+    if (how === 'native') {
+      if (out.length > 0) socket.unshift(out.length === 1 ? out[0]! : Buffer.concat(out));
+      inject(socket);
+    } else {
+      inject(new FixedConnection(socket, opts, rewriter, out));
+      socket.resume();
+    }
+  };
+  const onData = (chunk: Buffer): void => {
+    held += chunk.length;
+    try {
+      out.push(...rewriter.push(chunk));
+    } catch (e) {
+      if (!isFloeError(e, ERR_H2_FRAME) && !isFloeError(e, ERR_HPACK)) throw e;
+      finish('drop', e);
+      return;
+    }
+    if (rewriter.settled) finish('native');
+    else if (rewriter.mode === 'rewrite') finish('filter');
+    else if (held > MAX_SNIFF_BYTES) finish('drop', new FloeError(ERR_H2_FRAME, `http2 filter: over ${MAX_SNIFF_BYTES} bytes before the first request`));
+  };
+  const onError = (): void => finish('drop');
+  const timer = setTimeout(() => finish('filter'), SNIFF_WAIT_MS);
+  timer.unref();
+  socket.on('data', onData);
+  socket.on('error', onError);
+  socket.write(EMPTY_SETTINGS);
 }
