@@ -29,7 +29,7 @@ import { leaseHandlers } from './lease-service';
 import { maintenanceHandlers } from './maintenance-service';
 import { OpenStreams } from './open-streams';
 import { acceptH2Connection } from './h2-authority';
-import { guardLearner } from './learner-guard';
+import { guardCalls } from './call-guard';
 import { withPassThroughRange } from './range-passthrough';
 import { recordingRequestSizes } from './request-size';
 import {
@@ -111,10 +111,10 @@ export class EtcdGrpcServer {
 
     const svc = etcdServices();
     const sizeOf = (resp: pb.WatchResponse): number => svc.watch.Watch.responseSerialize(resp).length;
-    this.server.addService(recordingRequestSizes(withPassThroughRange(svc.kv)), guardLearner(api, kvHandlers(api)));
+    this.server.addService(recordingRequestSizes(withPassThroughRange(svc.kv)), guardCalls(api, kvHandlers(api)));
     this.server.addService(
       svc.watch,
-      guardLearner(api, watchHandlers(api, {
+      guardCalls(api, watchHandlers(api, {
         fragmentLimitBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES,
         progressNotifyIntervalMs: Math.max(
           MIN_PROGRESS_NOTIFY_INTERVAL_MS,
@@ -126,10 +126,10 @@ export class EtcdGrpcServer {
         openStreams: this.openStreams,
       })),
     );
-    this.server.addService(svc.lease, guardLearner(api, leaseHandlers(api, this.openStreams)));
-    this.server.addService(svc.cluster, guardLearner(api, clusterHandlers(api)));
-    this.server.addService(svc.maintenance, guardLearner(api, maintenanceHandlers(api)));
-    this.server.addService(svc.auth, guardLearner(api, authHandlers(api)));
+    this.server.addService(svc.lease, guardCalls(api, leaseHandlers(api, this.openStreams)));
+    this.server.addService(svc.cluster, guardCalls(api, clusterHandlers(api)));
+    this.server.addService(svc.maintenance, guardCalls(api, maintenanceHandlers(api)));
+    this.server.addService(svc.auth, guardCalls(api, authHandlers(api)));
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   }
 

@@ -53,6 +53,8 @@ export class MemberDouble implements EtcdServerApi {
   readonly limits: { readonly maxRequestBytes: number; readonly maxTxnOps: number };
   /** A test may make the double a learner. */
   isLearner = false;
+  /** A test may make the double lose its leader. */
+  hasLeader = true;
   revision = 1;
   compactRevision = 0;
   private readonly kvs = new Map<string, Rec>();

@@ -94,6 +94,8 @@ export interface EtcdServerApi extends KVServer, LeaseServer, WatchServer, Clust
   header(): pb.ResponseHeader;
   /** True while this member is a learner: it then serves only Status and serializable Range. */
   readonly isLearner: boolean;
+  /** True while this member knows a leader (calls that require one are refused otherwise). */
+  readonly hasLeader: boolean;
   /** The settings the API layer enforces before a request reaches the server. */
   readonly limits: {
     /** --max-request-bytes (default 1.5 MiB): larger requests get ERR_REQUEST_TOO_LARGE. */

@@ -200,6 +200,10 @@ class EtcdMember implements Member {
     return this.applied;
   }
 
+  get hasLeader(): boolean {
+    return this.lead !== 0n;
+  }
+
   get isLearner(): boolean {
     return this.membership.get(this.memberId)?.isLearner === true;
   }

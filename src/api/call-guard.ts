@@ -1,7 +1,10 @@
 /**
- * etcd's learner rule (v3rpc interceptors): a member that is a learner answers only Status
- * and serializable Range; every other call, streams included, gets "etcdserver: rpc not
- * supported for learner". Applied here, around every handler, so no service can forget it.
+ * etcd's interceptor rules, applied around every handler so no service can forget them:
+ * - a member that is a learner answers only Status and serializable Range; every other call,
+ *   streams included, gets "etcdserver: rpc not supported for learner";
+ * - a call whose metadata says `hasleader: true` (clientv3's WithRequireLeader, used by
+ *   watches) gets "etcdserver: no leader" while the member knows no leader, so the client
+ *   goes to another member instead of waiting on a partitioned one.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { etcdError, toServiceError } from './errors';
@@ -9,6 +12,8 @@ import { etcdError, toServiceError } from './errors';
 /** Whether the member is a learner right now (it changes when a learner is promoted). */
 export interface LearnerState {
   readonly isLearner: boolean;
+  /** Whether the member knows a leader now. */
+  readonly hasLeader: boolean;
 }
 
 type AnyHandler = (call: unknown, callback?: unknown) => void;
@@ -21,10 +26,17 @@ function allowedForLearner(method: string, request: unknown): boolean {
 }
 
 /** Wraps each handler of a service with the learner rule. */
-export function guardLearner<H extends object>(member: LearnerState, handlers: H): H {
+export function guardCalls<H extends object>(member: LearnerState, handlers: H): H {
   const out: Record<string, AnyHandler> = {};
   for (const [method, h] of Object.entries(handlers as Record<string, AnyHandler>)) {
     out[method] = (call, callback) => {
+      const requireLeader = (call as grpc.ServerUnaryCall<unknown, unknown>).metadata?.get('hasleader')[0] === 'true';
+      if (requireLeader && !member.hasLeader) {
+        const noLeader = toServiceError(etcdError('NO_LEADER'));
+        if (typeof callback === 'function') (callback as grpc.sendUnaryData<unknown>)(noLeader);
+        else (call as grpc.ServerWritableStream<unknown, unknown>).emit('error', noLeader);
+        return;
+      }
       if (!member.isLearner) return h(call, callback);
       const err = toServiceError(etcdError('NOT_SUPPORTED_FOR_LEARNER'));
       if (typeof callback === 'function') {

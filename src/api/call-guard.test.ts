@@ -1,5 +1,5 @@
 /**
- * The learner rule over real gRPC (member: the test double): a learner serves Status and
+ * The interceptor rules (call-guard.ts) over real gRPC (member: the test double): a learner serves Status and
  * serializable Range only; everything else, streams included, gets etcd's error. A voter is
  * unaffected.
  */
@@ -41,6 +41,22 @@ test('a learner answers Status and serializable Range, and refuses the rest', as
   } finally {
     h.member.isLearner = false;
   }
+});
+
+test('with hasleader metadata, a member without a leader answers etcd\'s no-leader error; without it, the call is served', async () => {
+  const { Metadata } = await import('@grpc/grpc-js');
+  const kv = h.client('kv') as unknown as { Range(req: unknown, md: InstanceType<typeof Metadata>, cb: (e: ServiceError | null) => void): void };
+  const md = new Metadata();
+  md.set('hasleader', 'true');
+  const range = (m: InstanceType<typeof Metadata>) => new Promise<void>((resolve, reject) => kv.Range({ key: Buffer.from('k') }, m, (e) => (e ? reject(e) : resolve())));
+  h.member.hasLeader = false;
+  try {
+    await assert.rejects(range(md), /etcdserver: no leader/);
+    await range(new Metadata());
+  } finally {
+    h.member.hasLeader = true;
+  }
+  await range(md);
 });
 
 test('a voter serves everything (the rule follows the member\'s current role)', async () => {
