@@ -229,6 +229,9 @@ class Serving {
       // A member removed from the cluster stops by itself: shut down as if signalled.
       void this.member.done?.then((reason) => {
         this.log.log('W', 'etcdserver', reason);
+        // Stop the member first: requests waiting on it fail at once with "server stopped"
+        // (etcd's stop), so the drain does not wait out the request timeout for them.
+        void this.member?.close();
         this.stopRequested!();
       });
       const stopped = this.stop.then(() => 'stopped' as const);
