@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import * as fsp from 'node:fs/promises';
 import { DB, BatchTx } from '../backend';
 import { copyDb } from '../backend/write-to';
-import { assert, failpoint, FloeError, isFloeError } from '../pkg';
+import { assert, failpoint, FloeError, isFloeError, plantedBug } from '../pkg';
 import {
   RawNode,
   MemoryStorage,
@@ -1029,6 +1029,8 @@ class EtcdMember implements Member {
   /** Resolves once every write acknowledged before the call is applied (ReadIndex). */
   private linearizable(): Promise<void> {
     this.checkOpen();
+    // A planted bug for the robustness suite: a follower answers from its own, possibly stale, state.
+    if (plantedBug('follower-read-without-readindex') && this.lead !== this.memberId) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       // A read index round lost with a leader change is never answered: the timeout ends it.
       let settled = false;

@@ -4,7 +4,7 @@
  * created and canceled notices. When the sink says it is full the adapter stops taking; the
  * MVCC queue then fills and its watchers become victims (writers never wait) until resume().
  */
-import { isFloeError } from '../pkg';
+import { isFloeError, plantedBug } from '../pkg';
 import type * as pb from '../etcdpb/messages';
 import type { WatchStream as MvccWatchStream } from '../mvcc/watch-stream';
 import type { WatchResponse as MvccWatchResponse } from '../mvcc/watcher';
@@ -114,10 +114,18 @@ export class MemberWatchStream implements WatchStream {
       // etcd 3.4 reports a compacted watcher as canceled, with no reason text.
       resp.canceled = true;
     }
-    if (r.events.length > 0) resp.events = r.events.map(toPbEvent);
+    let events = r.events;
+    if (plantedBug('drop-watch-event') && events.length > 0) {
+      // A planted bug for the robustness suite: every 20th event is lost.
+      events = events.filter(() => ++droppedEventCounter % 20 !== 0);
+    }
+    if (events.length > 0) resp.events = events.map(toPbEvent);
     return resp;
   }
 }
+
+/** Events seen by the drop-watch-event planted bug. */
+let droppedEventCounter = 0;
 
 function toPbEvent(ev: Event): pb.Event {
   const out: pb.Event = { kv: toPbKv(ev.kv) };
