@@ -6,11 +6,13 @@
  *
  *   follower-read-without-readindex  a follower serves linearizable reads from its own state
  *   drop-watch-event                 every 20th watch event is silently dropped
+ *   ack-before-wal-fsync             WAL records are written 0.5 s after raft treats them as
+ *                                    durable, so writes are acknowledged before their fsync
  */
 import { FloeError } from './errors';
 
 /** The bugs that can be planted. */
-export const PLANTED_BUGS = ['follower-read-without-readindex', 'drop-watch-event'] as const;
+export const PLANTED_BUGS = ['follower-read-without-readindex', 'drop-watch-event', 'ack-before-wal-fsync'] as const;
 export type PlantedBug = (typeof PLANTED_BUGS)[number];
 
 /** Parses a FLOE_PLANTED_BUGS value; exported for tests. */

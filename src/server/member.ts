@@ -85,6 +85,8 @@ const REVISION_COMPACTOR_PERIOD_MS = 5 * 60 * 1000;
 /** Most that raft hands out per Ready for applying (etcd's MaxCommittedSizePerReady default is MaxSizePerMsg-based). */
 const MAX_SIZE_PER_MSG_BYTES = 1024 * 1024;
 const MAX_INFLIGHT_MSGS = 4096 / 8;
+/** How late the ack-before-wal-fsync planted bug writes WAL records. */
+const PLANTED_WAL_DELAY_MS = 500;
 /** etcd's maxLearners: at most one learner in the cluster. */
 const MAX_LEARNERS = 1;
 /** etcd's readyPercent: a learner is promotable once it matched this much of the leader's log. */
@@ -577,7 +579,17 @@ class EtcdMember implements Member {
     if (early > 0) this.applyEntries(early === rd.committedEntries.length ? rd.committedEntries : rd.committedEntries.slice(0, early));
     // 1. Persist: entries and hard state, one fdatasync (the WAL decides: entries, term or vote).
     const hs = rd.hardState ?? EMPTY_HARD_STATE;
-    if (rd.entries.length > 0 || rd.hardState !== null) await this.wal.save(hs, rd.entries);
+    if (rd.entries.length > 0 || rd.hardState !== null) {
+      if (plantedBug('ack-before-wal-fsync')) {
+        // A planted bug for the robustness suite: the WAL record is written half a second
+        // later (in order) while raft goes on as if it were durable, so writes are
+        // acknowledged before their WAL fsync; a crash in that window loses them.
+        const entries = rd.entries;
+        setTimeout(() => void this.wal.save(hs, entries).catch((e: unknown) => this.fail(e)), PLANTED_WAL_DELAY_MS);
+      } else {
+        await this.wal.save(hs, rd.entries);
+      }
+    }
     if (snap !== null) {
       this.storage.applySnapshot(snap);
       await this.installSnapshot(snap);

@@ -16,6 +16,7 @@ const skip = targetIsEtcd(target) ? 'planted bugs are Floe build switches' : fal
 const CASES = [
   { bug: 'drop-watch-event', scenario: 'kill-member-1', expect: /watch .* (reliable|valid|ordered|atomic)/ },
   { bug: 'follower-read-without-readindex', scenario: 'snapshot-3', expect: /not linearizable/ },
+  { bug: 'ack-before-wal-fsync', scenario: 'kill-member-1', expect: /not linearizable|final write|HashKV|run aborted/ },
 ] as const;
 
 for (const [n, c] of CASES.entries()) {
