@@ -9,6 +9,7 @@
  * transactions (asserted), never inside one.
  */
 import type { BatchTx } from '../backend';
+import { failpoint } from '../pkg';
 import { decodeRevision, encodeRevision, RevisionSet } from './revision';
 import { encodeCompactRevision, FINISHED_COMPACT_KEY, KEY_BUCKET, META_BUCKET } from './schema';
 import type { TreeIndex } from './tree-index';
@@ -62,6 +63,8 @@ export async function runCompaction(host: CompactionHost, rev: number, cfg: Comp
     await pause(cfg.pauseMs);
   }
 
+  // A crash from here on leaves the compaction scheduled but unfinished: a restart resumes it.
+  failpoint('mvcc.compaction.beforeBackend');
   // Backend: every record at or below `rev` that the index did not keep goes, oldest first.
   const end = encodeRevision({ main: rev + 1, sub: 0 });
   let last = encodeRevision({ main: 0, sub: 0 });
@@ -86,6 +89,7 @@ export async function runCompaction(host: CompactionHost, rev: number, cfg: Comp
     last = encodeRevision({ main: lastRev.main, sub: lastRev.sub + 1 });
     // Commit each batch at once rather than letting deletes pile up in the open batch.
     host.batch.commit();
+    failpoint('mvcc.compaction.afterBatch');
     await pause(cfg.pauseMs);
   }
 }

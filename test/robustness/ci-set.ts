@@ -1,7 +1,7 @@
 /**
  * The bounded CI set: every fault at least once across 1- and 3-member clusters. Failpoints
  * are Floe's own; a representative few run here (one per layer: WAL, backend commit,
- * snapshot install, defrag); `npm run robustness -- --scenario all` runs them all.
+ * snapshot install, defrag, compaction); `npm run robustness -- --scenario all` runs them all.
  */
 export const CI_SCENARIOS: readonly string[] = [
   'kill-member-1',
@@ -18,6 +18,7 @@ export const CI_SCENARIOS: readonly string[] = [
   'failpoint-backend.commit.beforeMetaSync-3',
   'failpoint-server.beforeApplySnapshot-3',
   'failpoint-backend.defrag.beforeRename-3',
+  'failpoint-mvcc.compaction.beforeBackend-3',
 ];
 
 /** Traffic seconds per CI scenario. */

@@ -166,7 +166,8 @@ export async function replaceMember(ctx: FaultContext): Promise<string> {
  * Arms a Floe failpoint (FLOE_FAILPOINTS) on a random member by restarting it with the
  * variable, makes the failpoint's code path run, waits for the member to die there, and
  * restarts it without failpoints. Snapshot failpoints: the member is down while enough is
- * written that it needs a snapshot. Defrag failpoints: a Defragment call to it.
+ * written that it needs a snapshot. Defrag failpoints: a Defragment call to it. Compaction
+ * failpoints: a Compact call through it.
  */
 export async function failpoint(ctx: FaultContext): Promise<string> {
   const c = ctx.cluster;
@@ -198,6 +199,22 @@ export async function failpoint(ctx: FaultContext): Promise<string> {
       // The member dies inside the call (panic) or the call outlives a sleep.
     } finally {
       client.close();
+    }
+  }
+  if (name.startsWith('mvcc.compaction.')) {
+    // A compaction through this member: every member applies it and runs it in the background.
+    // It may already die while starting: replaying a compaction from its WAL runs the path too.
+    const up = await Promise.race([exited.then(() => false), c.waitHealthy([i]).then(() => true, () => false)]);
+    if (up) {
+      const client = endpointClient(c.endpoint(i), 20_000);
+      try {
+        const rev = (await client.kv.range({ key: Buffer.from('compaction-probe') })).header!.revision;
+        await client.kv.compact({ revision: rev });
+      } catch {
+        // The member dies while answering (panic): the compaction was applied.
+      } finally {
+        client.close();
+      }
     }
   }
   const died = await Promise.race([exited.then(() => true), sleep(panics ? FAILPOINT_FIRE_MS : OUTAGE_MS).then(() => false)]);

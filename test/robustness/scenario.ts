@@ -43,6 +43,7 @@ export const FAILPOINTS = [
   'server.afterApplySnapshot',
   'backend.defrag.beforeRename',
   'backend.defrag.afterRename',
+  'mvcc.compaction.beforeBackend',
 ] as const;
 
 /** Every known scenario by name. */
