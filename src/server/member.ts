@@ -246,11 +246,20 @@ class EtcdMember implements Member {
           )
         : null;
 
-    if (haveWal) await recoverSnapshotBackend(layout, cfg.logger);
+    // On restart: the newest raft snapshot the WAL names, read once (recovery and raft need it).
+    const snapshotter = new Snapshotter(layout.snapDir);
+    let snap: Snapshot | null = null;
+    if (haveWal) {
+      try {
+        snap = await snapshotter.loadNewestAvailable(await WAL.validSnapshotEntries(layout.walDir));
+      } catch (e) {
+        if (!isFloeError(e)) throw e;
+      }
+      if (snap !== null) await recoverSnapshotBackend(layout, snapshotter, snap.metadata.index, cfg.logger);
+    }
     const st = openMemberState(cfg, layout.backendPath);
     const { batch, store, membership } = st;
     try {
-      const snapshotter = new Snapshotter(layout.snapDir);
       const storage = new MemoryStorage();
       const raftBase = {
         electionTick: Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs)),
@@ -307,14 +316,6 @@ class EtcdMember implements Member {
         initialPeers = members;
         start = { applied: 0, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } };
       } else {
-        const walSnaps = await WAL.validSnapshotEntries(layout.walDir);
-        let snap: Snapshot | null = null;
-        try {
-          snap = await snapshotter.loadNewestAvailable(walSnaps);
-        } catch (e) {
-          if (!isFloeError(e)) throw e;
-          snap = null;
-        }
         wal = await WAL.open(layout.walDir, snap === null ? { index: 0, term: 0 } : { index: snap.metadata.index, term: snap.metadata.term }, {
           unsafeNoSync: cfg.unsafeNoFsync,
         });
@@ -408,7 +409,6 @@ class EtcdMember implements Member {
       },
     );
     for (const m of others) this.peers.transport.addPeer(m.id, m.peerUrls);
-    this.syncPeers();
   }
 
   /** Makes the transport's peers the current members (after a conf change or a snapshot). */

@@ -6,9 +6,8 @@
  */
 import * as fsp from 'node:fs/promises';
 import { DB } from '../backend';
-import { isFloeError } from '../pkg';
 import { META_BUCKET, CONSISTENT_INDEX_KEY, decodeConsistentIndex } from '../mvcc/schema';
-import { WAL, Snapshotter, type MemberLayout } from '../wal';
+import type { Snapshotter, MemberLayout } from '../wal';
 import type { MemberLogger } from './config';
 
 /** The consistent index stored in the backend at `path` (0 when none). */
@@ -24,18 +23,11 @@ function backendConsistentIndex(path: string): number {
   }
 }
 
-/** Moves the saved snapshot backend into place when the backend is behind the raft snapshot. */
-export async function recoverSnapshotBackend(layout: MemberLayout, logger: MemberLogger): Promise<void> {
-  const snapshotter = new Snapshotter(layout.snapDir);
-  let index: number;
-  try {
-    const snap = await snapshotter.loadNewestAvailable(await WAL.validSnapshotEntries(layout.walDir));
-    if (snap === null) return;
-    index = snap.metadata.index;
-  } catch (e) {
-    if (isFloeError(e)) return; // no usable snapshot: the ordinary restart path reports it
-    throw e;
-  }
+/**
+ * Moves the backend saved for the raft snapshot at `index` into place when the backend's
+ * consistent index is behind it.
+ */
+export async function recoverSnapshotBackend(layout: MemberLayout, snapshotter: Snapshotter, index: number, logger: MemberLogger): Promise<void> {
   try {
     await fsp.access(layout.backendPath);
   } catch {

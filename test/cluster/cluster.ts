@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { scratchDir } from '../../src/pkg';
+import type { MemberInfo } from '../../src/server';
 import { runEtcdctl, type EtcdctlResult } from '../compat/etcdctl';
 import { commandFromSpec, pickFreePorts, REPO_FLOE, type ServerCommand } from '../compat/server';
 import { PeerProxy } from './proxy';
@@ -80,14 +81,8 @@ export interface MemberStatus {
   readonly isLearner: boolean;
 }
 
-/** One entry of `member list -w json`. */
-export interface MemberInfo {
-  readonly id: bigint;
-  readonly name: string;
-  readonly peerUrls: readonly string[];
-  readonly clientUrls: readonly string[];
-  readonly isLearner: boolean;
-}
+/** One entry of `member list -w json`: the server's own member shape. */
+export type { MemberInfo };
 
 /** Options of a cluster. */
 export interface ClusterOptions {

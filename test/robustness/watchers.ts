@@ -139,22 +139,46 @@ export class WatchSession {
 const ALL_KEY = '\0';
 const ALL_END = '\0';
 
-/** Follows every write from revision 1 across member failures. */
-export class CompleteWatcher {
+/** Watch sessions over clients of the given endpoints, run by a subclass until stopped. */
+abstract class SessionGroup {
   readonly sessions: WatchSession[] = [];
+  protected stopped = false;
+  protected readonly clients: Etcd3[];
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(endpoints: readonly string[]) {
+    this.clients = endpoints.map((e) => endpointClient(e, 5_000));
+  }
+
+  /** Starts the subclass's loop; called at the end of its constructor, once its fields exist. */
+  protected begin(run: () => Promise<void>): void {
+    this.done = run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const s of this.sessions) s.close('stopped');
+    await this.done;
+    for (const c of this.clients) c.close();
+  }
+
+  records(): WatchRecord[] {
+    return this.sessions.filter((s) => s.createdRevision > 0).map((s) => s.record());
+  }
+}
+
+/** Follows every write from revision 1 across member failures. */
+export class CompleteWatcher extends SessionGroup {
   /** False once a session lost its place (compacted away, or could not resume). */
   contiguous = true;
-  private stopped = false;
-  private readonly clients: Etcd3[];
-  private readonly done: Promise<void>;
 
   constructor(
     readonly name: string,
     endpoints: readonly string[],
     private readonly options: { seed: number; progress: boolean; progressEveryMs: number; createTimeoutMs: number },
   ) {
-    this.clients = endpoints.map((e) => endpointClient(e, 5_000));
-    this.done = this.run();
+    super(endpoints);
+    this.begin(() => this.run());
   }
 
   /** The revision every write up to which this watcher has seen. */
@@ -197,34 +221,19 @@ export class CompleteWatcher {
     return this.heardUpTo() >= revision;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    for (const s of this.sessions) s.close('stopped');
-    await this.done;
-    for (const c of this.clients) c.close();
-  }
-
-  records(): WatchRecord[] {
-    return this.sessions.filter((s) => s.createdRevision > 0).map((s) => s.record());
-  }
 }
 
 /**
  * Starts watches at random past revisions on random members and key ranges, each lasting a
  * random while, until stopped. Their records are validated like the complete watcher's.
  */
-export class RandomWatchers {
-  readonly sessions: WatchSession[] = [];
-  private stopped = false;
-  private readonly clients: Etcd3[];
-  private readonly done: Promise<void>;
-
+export class RandomWatchers extends SessionGroup {
   constructor(
     endpoints: readonly string[],
     private readonly options: { seed: number; everyMs: number; lifeMs: number; progress: boolean; progressEveryMs: number; currentRevision: () => number; compactedRevision: () => number; keys: readonly string[]; prefix: string; prefixEnd: string },
   ) {
-    this.clients = endpoints.map((e) => endpointClient(e, 5_000));
-    this.done = this.run();
+    super(endpoints);
+    this.begin(() => this.run());
   }
 
   private async run(): Promise<void> {
@@ -264,14 +273,4 @@ export class RandomWatchers {
     return need;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    for (const s of this.sessions) s.close('stopped');
-    await this.done;
-    for (const c of this.clients) c.close();
-  }
-
-  records(): WatchRecord[] {
-    return this.sessions.filter((s) => s.createdRevision > 0).map((s) => s.record());
-  }
 }
