@@ -29,9 +29,16 @@ import { leaseHandlers } from './lease-service';
 import { maintenanceHandlers } from './maintenance-service';
 import { OpenStreams } from './open-streams';
 import { acceptH2Connection } from './h2-authority';
+import { createClientListener, type TlsListenOptions } from './tls-listener';
+import { linkConnection } from './tls-identity';
 import { guardCalls } from './call-guard';
+import { guardAuth } from './auth-guard';
+import { meterGrpcServer, type ClientBytes } from './grpc-metrics';
+import type { GrpcMetrics } from '../metrics';
 import { withPassThroughRange } from './range-passthrough';
 import { recordingRequestSizes } from './request-size';
+import { installUnaryFastPath } from './unary-fast-path';
+import { withFastPutCodecs } from './put-codec';
 import {
   DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
   MIN_PROGRESS_NOTIFY_INTERVAL_MS,
@@ -66,6 +73,10 @@ export interface GrpcServerOptions {
   readonly random?: () => number;
   /** The progress notification timer (default: the real clock). */
   readonly progressTimer?: ProgressTimer;
+  /** Serve KV's unary calls on the light transport (unary-fast-path.ts; default true). */
+  readonly unaryFastPath?: boolean;
+  /** Where calls and client bytes are counted (grpc-metrics.ts); not counted by default. */
+  readonly metrics?: { readonly grpc: GrpcMetrics; readonly bytes: ClientBytes };
 }
 
 const DEFAULT_KEEPALIVE_INTERVAL_MS = 2 * 60 * 60 * 1000;
@@ -108,13 +119,16 @@ export class EtcdGrpcServer {
       if (keepaliveTimeoutMs > 0) options['grpc.keepalive_timeout_ms'] = keepaliveTimeoutMs;
     }
     this.server = new grpc.Server(options);
+    if (opts.metrics !== undefined) meterGrpcServer(this.server, opts.metrics.grpc, opts.metrics.bytes);
 
     const svc = etcdServices();
+    // Learner and leader rules outside; inside, each call runs as its caller (auth-guard.ts).
+    const guard = <H extends object>(handlers: H): H => guardCalls(api, guardAuth(api, handlers));
     const sizeOf = (resp: pb.WatchResponse): number => svc.watch.Watch.responseSerialize(resp).length;
-    this.server.addService(recordingRequestSizes(withPassThroughRange(svc.kv)), guardCalls(api, kvHandlers(api)));
+    this.server.addService(recordingRequestSizes(withFastPutCodecs(withPassThroughRange(svc.kv))), guard(kvHandlers(api)));
     this.server.addService(
       svc.watch,
-      guardCalls(api, watchHandlers(api, {
+      guard(watchHandlers(api, {
         fragmentLimitBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES,
         progressNotifyIntervalMs: Math.max(
           MIN_PROGRESS_NOTIFY_INTERVAL_MS,
@@ -126,22 +140,25 @@ export class EtcdGrpcServer {
         openStreams: this.openStreams,
       })),
     );
-    this.server.addService(svc.lease, guardCalls(api, leaseHandlers(api, this.openStreams)));
-    this.server.addService(svc.cluster, guardCalls(api, clusterHandlers(api)));
-    this.server.addService(svc.maintenance, guardCalls(api, maintenanceHandlers(api)));
-    this.server.addService(svc.auth, guardCalls(api, authHandlers(api)));
+    this.server.addService(svc.lease, guard(leaseHandlers(api, this.openStreams)));
+    this.server.addService(svc.cluster, guard(clusterHandlers(api)));
+    this.server.addService(svc.maintenance, guard(maintenanceHandlers(api)));
+    this.server.addService(svc.auth, guard(authHandlers(api)));
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    if (opts.unaryFastPath ?? true) installUnaryFastPath(this.server, { maxReceiveBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES, maxSendBytes: MAX_SEND_BYTES });
   }
 
   /**
    * Listens on `host:port` (port 0: any free port) and resolves with the bound port. `host`
-   * is an IP address; IPv6 without brackets.
+   * is an IP address; IPv6 without brackets. With `secure`, the listener speaks TLS
+   * (https:// URLs; tls-listener.ts) and hands connections on the same way once verified.
+   * With `http1`, connections speaking HTTP/1.x (the JSON gateway, /metrics) go there.
    */
-  listen(host: string, port: number): Promise<number> {
+  listen(host: string, port: number, secure?: TlsListenOptions, http1?: (socket: net.Socket) => void): Promise<number> {
     assert(this.draining === null, 'listen after drain');
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      const listener = net.createServer((socket) => acceptH2Connection(socket, (conn) => this.injector.injectConnection(conn)));
+      const listener = createClientListener((socket) => acceptH2Connection(socket, (conn) => this.injector.injectConnection(linkConnection(conn, socket)), { http1 }), secure);
       listener.once('error', (e: NodeJS.ErrnoException) => {
         reject(new Error(e.code === 'EADDRINUSE' ? 'bind: address already in use' : `${address}: ${e.message}`));
       });

@@ -426,6 +426,15 @@ class FixedConnection extends Duplex {
   }
 }
 
+/** Settings of acceptH2Connection. */
+export interface AcceptOptions extends AuthorityFixerOptions {
+  /**
+   * Takes the connections that do not start with the HTTP/2 preface (HTTP/1.x: the JSON
+   * gateway, /metrics), the bytes read so far put back. Absent: every connection is HTTP/2.
+   */
+  readonly http1?: (socket: net.Socket) => void;
+}
+
 /** An empty SETTINGS frame: a server connection preface with every setting at its default. */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, TYPE_SETTINGS, 0, 0, 0, 0, 0]);
 /** How long a connection may stay undecided before it goes through the filter for good. */
@@ -442,8 +451,15 @@ export const MAX_SNIFF_BYTES = MAX_HEADER_BLOCK_BYTES + 64 * 1024;
  * then sends its own SETTINGS, a legal second one), and Node's native HTTP/2 reads it from
  * then on. Otherwise, or when the client stays undecided for SNIFF_WAIT_MS, the connection
  * goes through the filter (authorityFixer) for good.
+ * With `opts.http1`, the first bytes first decide between HTTP/2 and HTTP/1.x (sniffProtocol).
  */
-export function acceptH2Connection(socket: net.Socket, inject: (conn: net.Socket | Duplex) => void, opts: AuthorityFixerOptions = {}): void {
+export function acceptH2Connection(socket: net.Socket, inject: (conn: net.Socket | Duplex) => void, opts: AcceptOptions = {}): void {
+  if (opts.http1 === undefined) acceptH2(socket, inject, opts, null);
+  else sniffProtocol(socket, inject, opts, opts.http1);
+}
+
+/** acceptH2Connection's HTTP/2 path; `first` holds client bytes already read, if any. */
+function acceptH2(socket: net.Socket, inject: (conn: net.Socket | Duplex) => void, opts: AuthorityFixerOptions, first: Buffer | null): void {
   const rewriter = new AuthorityRewriter({ ...opts, dropFirstSettingsAck: true });
   const out: Buffer[] = [];
   let held = 0;
@@ -488,4 +504,52 @@ export function acceptH2Connection(socket: net.Socket, inject: (conn: net.Socket
   socket.on('data', onData);
   socket.on('error', onError);
   socket.write(EMPTY_SETTINGS);
+  if (first !== null) onData(first);
+}
+
+/** How long a connection may send nothing before it is treated as HTTP/2 (whose server then waits). */
+export const PROTOCOL_SNIFF_MS = 10_000;
+
+/**
+ * Tells HTTP/2 with prior knowledge (gRPC) from HTTP/1.x by the first bytes, as etcd's cmux
+ * does: bytes that are a prefix of the HTTP/2 client preface wait for more; the whole preface
+ * goes the HTTP/2 way; anything else goes to `http1` with the bytes put back. Nothing is
+ * written to the client before the decision (the HTTP/2 path's SETTINGS would corrupt an
+ * HTTP/1.x answer).
+ */
+function sniffProtocol(socket: net.Socket, inject: (conn: net.Socket | Duplex) => void, opts: AuthorityFixerOptions, http1: (socket: net.Socket) => void): void {
+  let held: Buffer = Buffer.alloc(0);
+  let done = false;
+  const decide = (how: 'h2' | 'http1' | 'drop'): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('error', onError);
+    if (how === 'drop') {
+      socket.destroy();
+      return;
+    }
+    if (how === 'h2') {
+      acceptH2(socket, inject, opts, held.length > 0 ? held : null);
+      return;
+    }
+    socket.pause();
+    if (held.length > 0) socket.unshift(held);
+    http1(socket);
+    // The HTTP server reads through its own listener, which does not undo the pause.
+    socket.resume();
+  };
+  const onData = (chunk: Buffer): void => {
+    held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+    const n = Math.min(held.length, CLIENT_PREFACE.length);
+    if (held.compare(CLIENT_PREFACE, 0, n, 0, n) !== 0) decide('http1');
+    else if (n === CLIENT_PREFACE.length) decide('h2');
+  };
+  const onError = (): void => decide('drop');
+  const timer = setTimeout(() => decide('h2'), PROTOCOL_SNIFF_MS);
+  timer.unref();
+  socket.setNoDelay(true);
+  socket.on('data', onData);
+  socket.on('error', onError);
 }

@@ -12,6 +12,7 @@
  * commitPipelined; db.flush() waits for them) — for owners whose durability comes from
  * elsewhere (a member's WAL), so that a backend commit never stalls the event loop.
  */
+import { performance } from 'node:perf_hooks';
 import { FloeError } from '../pkg';
 import type { Bucket } from './bucket';
 import { asBuffer } from './bucket';
@@ -26,6 +27,11 @@ export interface BatchTxOptions {
   limit?: number;
   /** Commit with WriteTx.commitPipelined (syncs off the event loop); default false. */
   pipelined?: boolean;
+  /**
+   * etcd_disk_backend_commit_duration_seconds: each commit's time from its start until it is
+   * durable (for a pipelined commit, when its syncs finish); none by default.
+   */
+  commitSeconds?: { observe(seconds: number): void };
 }
 
 /** Keys and values of a range read, in key order. */
@@ -47,11 +53,13 @@ export class BatchTx {
   private closed = false;
   /** Commits made so far (auto and on demand). */
   commits = 0;
+  private readonly commitSeconds: { observe(seconds: number): void } | null;
 
   constructor(readonly db: DB, opts: BatchTxOptions = {}) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_BATCH_INTERVAL_MS;
     this.limit = opts.limit ?? DEFAULT_BATCH_LIMIT;
     this.pipelined = opts.pipelined ?? false;
+    this.commitSeconds = opts.commitSeconds ?? null;
     if (!(Number.isFinite(this.intervalMs) && this.intervalMs > 0)) {
       throw new FloeError('ERR_BAD_OPTION', `batch intervalMs must be > 0, not ${this.intervalMs}`);
     }
@@ -136,9 +144,18 @@ export class BatchTx {
     if (tx === null) return;
     this.tx = null;
     this.pending = 0;
+    const startMs = this.commitSeconds === null ? 0 : performance.now();
     if (this.pipelined) tx.commitPipelined();
     else tx.commit();
     this.commits++;
+    if (this.commitSeconds !== null) this.observeCommit(startMs);
+  }
+
+  /** Reports a commit's duration once it is durable (a failed one is not reported). */
+  private observeCommit(startMs: number): void {
+    const h = this.commitSeconds as { observe(seconds: number): void };
+    if (!this.pipelined) h.observe((performance.now() - startMs) / 1000);
+    else this.db.flush().then(() => h.observe((performance.now() - startMs) / 1000), () => undefined);
   }
 
   /** Commits what is pending and stops the timer; the BatchTx refuses further writes. */

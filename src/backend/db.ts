@@ -158,6 +158,20 @@ export class DB implements TxHost {
     return this.file.sizeBytes;
   }
 
+  /**
+   * Pages the freelist holds, free or pending release, O(1): the file less these is the size
+   * in use (etcd's db_total_size_in_use_in_bytes) without the page walk stats() makes.
+   */
+  get freelistPageCount(): number {
+    const f = this.loadedFreelist();
+    return f.freeCount() + f.pendingCount();
+  }
+
+  /** Read transactions open now (etcd's mvcc_db_open_read_transactions). */
+  get openReadTxCount(): number {
+    return this.txs.size - (this.writer === null ? 0 : 1);
+  }
+
   /** The last committed txid. */
   get txid(): number {
     return this.meta.txid;

@@ -4,8 +4,8 @@
  * the freelist flag). `support` says what Floe does with it:
  *
  * - 'yes': honored.
- * - 'accepted': parsed and validated like etcd, without effect yet (profiling, metrics detail,
- *   auth settings for an auth store Floe does not have); listed so etcd command lines start.
+ * - 'accepted': parsed and validated like etcd, without effect yet (profiling, metrics detail);
+ *   listed so etcd command lines start.
  * - 'refused': Floe cannot do what the flag asks (TLS, discovery, proxy, v2): a value other than
  *   the default stops start-up with a clear message instead of being silently ignored.
  *
@@ -115,34 +115,34 @@ export const FLAGS: readonly FlagDef[] = [
   f('enable-v2', 'bool', 'false', 'refused', 'Clustering', 'Accept etcd V2 client requests (not supported by Floe).'),
 
   // Security
-  f('cert-file', 'string', '', 'refused', 'Security', 'Path to the client server TLS cert file (TLS is not supported by Floe yet).'),
-  f('key-file', 'string', '', 'refused', 'Security', 'Path to the client server TLS key file.'),
-  f('client-cert-auth', 'bool', 'false', 'refused', 'Security', 'Enable client cert authentication.'),
+  f('cert-file', 'string', '', 'yes', 'Security', 'Path to the client server TLS cert file.'),
+  f('key-file', 'string', '', 'yes', 'Security', 'Path to the client server TLS key file.'),
+  f('client-cert-auth', 'bool', 'false', 'yes', 'Security', 'Enable client cert authentication.'),
   f('client-crl-file', 'string', '', 'refused', 'Security', 'Path to the client certificate revocation list file.'),
-  f('client-cert-allowed-hostname', 'string', '', 'refused', 'Security', 'Allowed TLS hostname for client cert authentication.'),
-  f('trusted-ca-file', 'string', '', 'refused', 'Security', 'Path to the client server TLS trusted CA cert file.'),
-  f('auto-tls', 'bool', 'false', 'refused', 'Security', 'Client TLS using generated certificates.'),
-  f('peer-cert-file', 'string', '', 'refused', 'Security', 'Path to the peer server TLS cert file.'),
-  f('peer-key-file', 'string', '', 'refused', 'Security', 'Path to the peer server TLS key file.'),
-  f('peer-client-cert-auth', 'bool', 'false', 'refused', 'Security', 'Enable peer client cert authentication.'),
-  f('peer-trusted-ca-file', 'string', '', 'refused', 'Security', 'Path to the peer server TLS trusted CA file.'),
-  f('peer-cert-allowed-cn', 'string', '', 'refused', 'Security', 'Required CN for client certs connecting to the peer endpoint.'),
-  f('peer-cert-allowed-hostname', 'string', '', 'refused', 'Security', 'Allowed TLS hostname for inter peer authentication.'),
-  f('peer-auto-tls', 'bool', 'false', 'refused', 'Security', 'Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided.'),
+  f('client-cert-allowed-hostname', 'string', '', 'yes', 'Security', 'Allowed TLS hostname for client cert authentication.'),
+  f('trusted-ca-file', 'string', '', 'yes', 'Security', 'Path to the client server TLS trusted CA cert file.'),
+  f('auto-tls', 'bool', 'false', 'yes', 'Security', 'Client TLS using generated certificates.'),
+  f('peer-cert-file', 'string', '', 'yes', 'Security', 'Path to the peer server TLS cert file.'),
+  f('peer-key-file', 'string', '', 'yes', 'Security', 'Path to the peer server TLS key file.'),
+  f('peer-client-cert-auth', 'bool', 'false', 'yes', 'Security', 'Enable peer client cert authentication.'),
+  f('peer-trusted-ca-file', 'string', '', 'yes', 'Security', 'Path to the peer server TLS trusted CA file.'),
+  f('peer-cert-allowed-cn', 'string', '', 'yes', 'Security', 'Required CN for client certs connecting to the peer endpoint.'),
+  f('peer-cert-allowed-hostname', 'string', '', 'yes', 'Security', 'Allowed TLS hostname for inter peer authentication.'),
+  f('peer-auto-tls', 'bool', 'false', 'yes', 'Security', 'Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided.'),
   f('peer-crl-file', 'string', '', 'refused', 'Security', 'Path to the peer certificate revocation list file.'),
   f('cipher-suites', 'strings', '', 'refused', 'Security', 'Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).'),
   f('cors', 'urls', '*', 'accepted', 'Security', 'Comma-separated whitelist of origins for CORS, or cross-origin resource sharing, (empty or * means allow all).', { exceptions: ['*'] }),
   f('host-whitelist', 'strings', '*', 'accepted', 'Security', 'Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all).'),
 
   // Auth
-  f('auth-token', 'string', 'simple', 'accepted', 'Auth', "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
-  f('bcrypt-cost', 'uint', '10', 'accepted', 'Auth', 'Specify the cost / strength of the bcrypt algorithm for hashing auth passwords. Valid values are between 4 and 31.', { shownDefault: '10' }),
-  f('auth-token-ttl', 'uint', '300', 'accepted', 'Auth', 'Time (in seconds) of the auth-token-ttl.', { shownDefault: '300' }),
+  f('auth-token', 'string', 'simple', 'yes', 'Auth', "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
+  f('bcrypt-cost', 'uint', '10', 'yes', 'Auth', 'Specify the cost / strength of the bcrypt algorithm for hashing auth passwords. Valid values are between 4 and 31.', { shownDefault: '10' }),
+  f('auth-token-ttl', 'uint', '300', 'yes', 'Auth', 'Time (in seconds) of the auth-token-ttl.', { shownDefault: '300' }),
 
   // Profiling and Monitoring
   f('enable-pprof', 'bool', 'false', 'accepted', 'Profiling and Monitoring', 'Enable runtime profiling data via HTTP server (accepted; Floe serves no pprof data).'),
-  f('metrics', 'string', 'basic', 'accepted', 'Profiling and Monitoring', "Set level of detail for exported metrics, specify 'extensive' to include histogram metrics."),
-  f('listen-metrics-urls', 'urls', '', 'refused', 'Profiling and Monitoring', 'List of URLs to listen on for the metrics and health endpoints (not supported by Floe yet).'),
+  f('metrics', 'string', 'basic', 'yes', 'Profiling and Monitoring', "Set level of detail for exported metrics, specify 'extensive' to include histogram metrics."),
+  f('listen-metrics-urls', 'urls', '', 'yes', 'Profiling and Monitoring', 'URLs of extra HTTP listeners that answer only /metrics and /health (http:// only in Floe).'),
 
   // Logging
   f('logger', 'string', 'capnslog', 'yes', 'Logging', "Specify 'zap' for structured logging or 'capnslog'."),

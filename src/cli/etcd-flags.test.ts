@@ -178,14 +178,14 @@ test('validation: etcd\'s Config.Validate messages', () => {
 });
 
 test('what Floe cannot do is refused, not ignored; accepted flags start', () => {
-  for (const a of ['--cert-file=c', '--auto-tls', '--wal-dir=w', '--proxy=on', '--enable-v2', '--config-file=f', '--listen-metrics-urls=http://127.0.0.1:1', '--force-new-cluster']) {
+  for (const a of ['--client-crl-file=c', '--cipher-suites=x', '--wal-dir=w', '--proxy=on', '--enable-v2', '--config-file=f', '--force-new-cluster']) {
     assert.match(invalid([a]), /is not supported by Floe yet$/, a);
   }
   // Given with their defaults they are fine.
   assert.equal(read(['--proxy=off', '--enable-v2=false', '--cert-file=']).kind, 'serve');
-  assert.match(invalid(['--listen-client-urls=unix://s:1', '--advertise-client-urls=unix://s:1']), /only http:\/\/ client URLs/);
+  assert.match(invalid(['--listen-client-urls=unix://s:1', '--advertise-client-urls=unix://s:1']), /only http:\/\/ and https:\/\/ client URLs/);
   assert.match(invalid(['--log-outputs=/var/log/x']), /Floe logs to one of/);
-  for (const a of ['--enable-pprof', '--metrics=extensive', '--pre-vote', '--auth-token=jwt', '--experimental-initial-corrupt-check', '--cors=http://a:1', '--peer-heartbeat-interval']) {
+  for (const a of ['--enable-pprof', '--metrics=extensive', '--pre-vote', '--auth-token=jwt', '--experimental-initial-corrupt-check', '--cors=http://a:1', '--peer-heartbeat-interval', '--cert-file=c', '--auto-tls', '--peer-auto-tls', '--peer-client-cert-auth']) {
     assert.equal(read([a]).kind, 'serve', a);
   }
 });

@@ -320,7 +320,7 @@ function resolve(values: ReadonlyMap<string, FlagValue>, given: (name: string) =
   // Floe's own bounds: what etcd would accept but Floe cannot represent or act on.
   const freelist = given('backend-bbolt-freelist-type') ? str('backend-bbolt-freelist-type') : str('experimental-backend-bbolt-freelist-type');
   if (freelist !== 'map' && freelist !== 'array') return `invalid backend freelist type ${JSON.stringify(freelist)} (want 'map' or 'array')`;
-  for (const u of [...lcurls, ...acurls]) if (!u.startsWith('http://')) return `only http:// client URLs are supported by Floe yet (${u})`;
+  for (const u of [...lcurls, ...acurls]) if (!u.startsWith('http://') && !u.startsWith('https://')) return `only http:// and https:// client URLs are supported by Floe yet (${u})`;
   const safe = (n: string, min: bigint): number | string => {
     const v = big(n);
     if (v < min || v > BigInt(Number.MAX_SAFE_INTEGER)) return `--${n} must be between ${min} and ${Number.MAX_SAFE_INTEGER} (set to ${v})`;

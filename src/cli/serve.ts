@@ -19,12 +19,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EtcdGrpcServer } from '../api';
+import { Gateway, clientHttpServer } from '../gateway';
 import { isFloeError } from '../pkg';
+import { EMPTY_TLS_INFO } from '../tls';
 import type { EtcdServerApi, MemberConfig } from '../server';
 import { flagsHelp, USAGE } from './etcd-flag-table';
 import { readEtcdFlags, type ServeSettings } from './etcd-flags';
 import { lockDataDir, type DataDirLock } from './data-dir-lock';
 import { createLogger, type ServeLogger } from './log';
+import { metricsSettings, ServeMetrics } from './serve-metrics';
+import { gatewayDial, prepareServeTls, tlsFlags, type ServeTls, type TlsFlags } from './serve-tls';
+import { authSettings, DEFAULT_AUTH_SETTINGS, type AuthSettings } from './serve-auth';
+import { SERVER_VERSION } from '../server/member';
 
 /** The etcd API version Floe serves. */
 export const ETCD_API_VERSION = '3.4';
@@ -40,6 +46,8 @@ export interface ServedMember extends EtcdServerApi {
    * then exits 0) or a fatal error.
    */
   readonly done?: Promise<string>;
+  /** The cluster version once decided (/version); absent in test doubles. */
+  readonly clusterVersion?: string | null;
 }
 
 /** Starts a member (src/server's startMember in `floe`; a test double in tests). */
@@ -101,7 +109,12 @@ export async function serve(io: ServeIo): Promise<number> {
   const log = createLogger({ format: s.logger, level: s.logLevel, write: s.logOutput === 'stdout' ? io.stdout : io.stderr });
   for (const n of outcome.notes) log.log(n.level, 'pkg/flags', n.msg);
   logStartup(log, s);
-  return new Serving(io, s, log).run();
+  const ms = metricsSettings(outcome.values);
+  if (typeof ms === 'string') {
+    log.log('E', 'etcdmain', `error verifying flags, ${ms}. See 'floe --help'.`);
+    return 1;
+  }
+  return new Serving(io, s, log, new ServeMetrics(ms), authSettings(outcome.values), tlsFlags(outcome.values)).run();
 }
 
 /** The text of `floe --version` (etcd's layout, Floe's facts). */
@@ -185,6 +198,11 @@ class Serving {
   private lock: DataDirLock | null = null;
   private member: ServedMember | null = null;
   private server: EtcdGrpcServer | null = null;
+  /** The JSON gateway on the client port; it dials the first client listener bound. */
+  private gateway: Gateway | null = null;
+  private gatewayTarget = '';
+  /** TLS credentials of the gateway's dial when its target listener is https:// (serve-tls.ts). */
+  private gatewayTls: ReturnType<typeof gatewayDial> = {};
   private stopRequested: (() => void) | null = null;
   private readonly stop: Promise<void>;
   private signals = 0;
@@ -193,6 +211,9 @@ class Serving {
     private readonly io: ServeIo,
     private readonly s: ServeSettings,
     private readonly log: ServeLogger,
+    private readonly metrics: ServeMetrics = new ServeMetrics({ extensive: false, listenUrls: [] }),
+    private readonly auth: AuthSettings = DEFAULT_AUTH_SETTINGS,
+    private readonly tlsFlags: TlsFlags | null = null,
   ) {
     this.stop = new Promise((resolve) => (this.stopRequested = resolve));
   }
@@ -224,8 +245,15 @@ class Serving {
       this.log.log('C', 'etcdmain', isFloeError(e) ? e.message : `cannot access data directory: ${(e as Error).message}`);
       return 1;
     }
+    // TLS files and auto-TLS certificates (under the data dir) before the member starts.
+    const tls: ServeTls | string = this.tlsFlags === null ? { client: EMPTY_TLS_INFO, peer: EMPTY_TLS_INFO, clientListen: null } : prepareServeTls(this.s, this.tlsFlags, this.log);
+    if (typeof tls === 'string') {
+      this.log.log('C', 'etcdmain', tls);
+      this.lock.release();
+      return 1;
+    }
     try {
-      this.member = await this.io.startMember(memberConfig(this.s, this.log));
+      this.member = await this.io.startMember({ ...memberConfig(this.s, this.log), metrics: this.metrics.etcd, ...this.auth, peerTls: tls.peer });
       // A member removed from the cluster stops by itself: shut down as if signalled.
       void this.member.done?.then((reason) => {
         this.log.log('W', 'etcdserver', reason);
@@ -242,21 +270,29 @@ class Serving {
         keepaliveIntervalMs: this.s.keepaliveIntervalMs,
         keepaliveTimeoutMs: this.s.keepaliveTimeoutMs,
         watchProgressNotifyIntervalMs: this.s.watchProgressNotifyIntervalMs,
+        metrics: this.metrics.grpcOptions,
       });
+      this.gatewayTls = gatewayDial(tls, this.s.listenClientUrls[0]);
       for (const u of this.s.listenClientUrls) {
         // etcd binds "localhost" as the IPv4 loopback address.
         const host = u.host === 'localhost' ? '127.0.0.1' : u.host;
         const where = host.includes(':') ? `[${host}]` : host;
         let port: number;
         try {
-          port = await this.server.listen(host, u.port);
+          port = await this.server.listen(host, u.port, u.scheme === 'https' ? tls.clientListen ?? undefined : undefined, this.clientHttp());
         } catch (e) {
           this.log.log('C', 'etcdmain', `listen tcp ${where}:${u.port}: ${(e as Error).message}`);
           await this.shutdown();
           return 1;
         }
-        this.log.log('N', 'embed', `serving insecure client requests on ${where}:${port}, this is strongly discouraged!`);
+        if (this.gatewayTarget === '') {
+          const dial = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+          this.gatewayTarget = `${dial.includes(':') ? `[${dial}]` : dial}:${port}`;
+        }
+        if (u.scheme === 'https') this.log.log('I', 'embed', `serving client requests on ${where}:${port}`);
+        else this.log.log('N', 'embed', `serving insecure client requests on ${where}:${port}, this is strongly discouraged!`);
       }
+      if (!(await this.listenMetrics())) return 1;
       await this.stop;
       return await this.shutdown();
     } catch (e) {
@@ -268,8 +304,42 @@ class Serving {
     }
   }
 
+  /**
+   * Where a client listener on `host` sends HTTP/1.x connections: the gateway, after the
+   * observability endpoints. The gateway dials the first listener bound (gatewayTarget; a
+   * wildcard host is dialled on loopback), known by the time a request arrives.
+   */
+  private clientHttp(): (socket: import('node:net').Socket) => void {
+    if (this.gateway === null) {
+      this.gateway = new Gateway({ target: () => this.gatewayTarget, maxRequestBytes: this.s.maxRequestBytes, ...this.gatewayTls });
+    }
+    const front = clientHttpServer({ gateway: this.gateway, observability: this.observability(true) });
+    return (socket) => front.emit('connection', socket);
+  }
+
+  /** The /metrics, /health, /version handler over the member (client port: CORS and /version). */
+  observability(clientPort: boolean): ReturnType<ServeMetrics['handler']> {
+    const m = this.member as ServedMember;
+    return this.metrics.handler(m, () => m.clusterVersion ?? null, SERVER_VERSION, this.log, clientPort);
+  }
+
+  /** Starts the --listen-metrics-urls listeners; false (after shutting down) when one cannot bind. */
+  private async listenMetrics(): Promise<boolean> {
+    try {
+      await this.metrics.listen(this.observability(false), this.log);
+      return true;
+    } catch (e) {
+      this.log.log('C', 'etcdmain', `listen tcp (metrics): ${(e as Error).message}`);
+      await this.shutdown();
+      return false;
+    }
+  }
+
   /** Drain, then close the member; the lock is released by the caller. */
   private async shutdown(): Promise<number> {
+    await this.metrics.close();
+    // Gateway calls are clients of the server being drained: end them first.
+    this.gateway?.close();
     if (this.server !== null) {
       const outcome = await this.server.drain(drainTimeoutMs(this.s));
       if (outcome === 'forced') this.log.log('W', 'embed', 'client requests still running at the request timeout were cut off');

@@ -378,6 +378,8 @@ export interface AuthUserAddRequest {
   readonly name: string;
   readonly password: string;
   readonly options: { readonly no_password: boolean } | null;
+  /** etcd 3.5's field 4: the bcrypt hash, base64 (set by the server, never by 3.4 clients). */
+  readonly hashedPassword?: string;
 }
 export interface AuthUserGetRequest {
   readonly name: string;
@@ -388,6 +390,8 @@ export interface AuthUserDeleteRequest {
 export interface AuthUserChangePasswordRequest {
   readonly name: string;
   readonly password: string;
+  /** etcd 3.5's field 4: the bcrypt hash, base64 (set by the server, never by 3.4 clients). */
+  readonly hashedPassword?: string;
 }
 export interface AuthUserGrantRoleRequest {
   readonly user: string;

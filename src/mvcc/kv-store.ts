@@ -26,7 +26,7 @@
  */
 import { assert, FloeError } from '../pkg';
 import type { BatchTx, DB } from '../backend';
-import { runCompaction, type CompactionConfig, type CompactionHost } from './compaction';
+import { runCompaction, type CompactionConfig, type CompactionHost, type CompactionMetrics } from './compaction';
 import { mvccError, ERR_COMPACTED, ERR_FUTURE_REV, ERR_MVCC_CLOSED } from './errors';
 import { hashKV, hashBackend, type HashHost, type HashKVResult, type HashResult } from './hash';
 import { decodeKeyValue, NO_LEASE, type Event, type KeyValue, type LeaseId } from './kv-codec';
@@ -75,6 +75,8 @@ export interface KvStoreOptions {
   readonly compactionPauseMs?: number;
   /** Records hashed per turn of the event loop by hashKV() and hash(); >= 1. */
   readonly hashBatchRecords?: number;
+  /** Where compaction timings and removed records are reported (compaction.ts); none by default. */
+  readonly compactionMetrics?: CompactionMetrics;
 }
 
 function positiveInt(name: string, v: number | undefined, dflt: number): number {
@@ -122,6 +124,7 @@ export class KvStore implements TxnHost, RangeReaderHost {
     this.compaction = {
       batchKeys: positiveInt('compactionBatchKeys', opts.compactionBatchKeys, DEFAULT_COMPACTION_BATCH_KEYS),
       pauseMs,
+      ...(opts.compactionMetrics === undefined ? {} : { metrics: opts.compactionMetrics }),
     };
     this.hashBatchRecords = positiveInt('hashBatchRecords', opts.hashBatchRecords, DEFAULT_HASH_BATCH_RECORDS);
     batch.createBucket(KEY_BUCKET);

@@ -113,6 +113,9 @@ export class TreeIndex {
     return this.tree.size;
   }
 
+  /** Keys that exist now (etcd's keys_total): kept by put, tombstone and restore, O(1) to read. */
+  liveKeyCount = 0;
+
   /** Records a put of `key` at `rev`, creating the key's index on its first change. */
   put(key: Uint8Array, rev: Revision): void {
     const k = toIndexKey(key);
@@ -121,6 +124,7 @@ export class TreeIndex {
       ki = new KeyIndex();
       this.insert(k, ki);
     }
+    if (!ki.isLive()) this.liveKeyCount++;
     ki.put(rev.main, rev.sub);
   }
 
@@ -132,6 +136,7 @@ export class TreeIndex {
     const ki = this.lookup(toIndexKey(key));
     if (ki === undefined) throw revisionNotFound(); // as for a key already deleted, like etcd
     ki.tombstone(rev.main, rev.sub);
+    this.liveKeyCount--; // only reached when the key was live (tombstone throws otherwise)
   }
 
   /** The state of `key` at revision `atRev`, or null when it did not exist then. */
@@ -347,11 +352,17 @@ export class TreeIndex {
     const k = toIndexKey(key);
     const ki = this.lookup(k);
     if (ki !== undefined) {
-      if (!record.tombstone) ki.put(rev.main, rev.sub);
-      else if (ki.isLive()) ki.tombstone(rev.main, rev.sub);
+      if (!record.tombstone) {
+        if (!ki.isLive()) this.liveKeyCount++;
+        ki.put(rev.main, rev.sub);
+      } else if (ki.isLive()) {
+        ki.tombstone(rev.main, rev.sub);
+        this.liveKeyCount--;
+      }
       return;
     }
     if (record.tombstone) return;
+    this.liveKeyCount++;
     const fresh = new KeyIndex();
     fresh.restore({ main: record.createRevision, sub: 0 }, rev, record.version);
     this.insert(k, fresh);
@@ -368,10 +379,13 @@ export class TreeIndex {
     let mapped = 0;
     for (const m of this.maps) mapped += m.size;
     assert(mapped === this.tree.size, `treeIndex: ${mapped} keys in the maps, ${this.tree.size} in the tree`);
+    let live = 0;
     this.tree.ascendFrom(undefined, (k, ki) => {
       assert(!ki.isEmpty(), () => `treeIndex: empty key index left for key ${fromIndexKey(k).toString('hex')}`);
       assert(this.lookup(k) === ki, () => `treeIndex: maps and tree differ at key ${fromIndexKey(k).toString('hex')}`);
+      if (ki.isLive()) live++;
     });
+    assert(live === this.liveKeyCount, `treeIndex: ${live} live keys, liveKeyCount says ${this.liveKeyCount}`);
   }
 
   private lookup(k: string): KeyIndex | undefined {

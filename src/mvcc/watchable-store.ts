@@ -96,6 +96,11 @@ export class WatchableStore extends KvStore implements WatchHost {
     return super.close();
   }
 
+  /** Watch streams open now (etcd's watch_stream_total). */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
   /** Watchers by state. */
   watcherCounts(): WatcherCounts {
     return { synced: this.synced.size, unsynced: this.unsynced.size, victims: this.victimCount };

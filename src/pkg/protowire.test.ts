@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProtoWriter, readFields, asInt64 } from './protowire';
+import { ProtoWriter, readFields, asInt64, putVarintBig, varintSizeBig } from './protowire';
 
 test('varints round-trip at every width edge, numbers below 2^53 and bigints above', () => {
   const values: Array<number | bigint> = [0, 1, 127, 128, 16383, 16384, 2 ** 31, 2 ** 32, 2 ** 49, 2 ** 53 - 1, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n];
@@ -32,4 +32,15 @@ test('malformed input is refused, never read past the end', () => {
   assert.throws(() => [...readFields(Buffer.from([0x08, 0xff]))], /truncated varint/);
   assert.throws(() => [...readFields(Buffer.from([0x0b]))], /unsupported wire type 3/);
   assert.throws(() => [...readFields(Buffer.from([0x00, 0x00]))], /field number 0/);
+});
+
+test('putVarintBig writes what readFields reads, at every width edge up to 2^64-1', () => {
+  for (const v of [0n, 127n, 128n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n]) {
+    const buf = Buffer.alloc(11);
+    buf[0] = 1 << 3;
+    const end = putVarintBig(buf, 1, v);
+    assert.equal(end - 1, varintSizeBig(v), `size of ${v}`);
+    const [f] = [...readFields(buf.subarray(0, end))];
+    assert.equal(BigInt(f!.int), v);
+  }
 });

@@ -46,6 +46,19 @@ export function putVarint(buf: Uint8Array, pos: number, v: number): number {
   return pos;
 }
 
+/**
+ * Writes the varint of `v` (a uint64: 0 <= v < 2^64, e.g. a negative int64 as its two's
+ * complement) at `pos`; returns the next position.
+ */
+export function putVarintBig(buf: Uint8Array, pos: number, v: bigint): number {
+  while (v >= 0x80n) {
+    buf[pos++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
+  }
+  buf[pos++] = Number(v);
+  return pos;
+}
+
 /** Appends protobuf fields to a growable buffer. */
 export class ProtoWriter {
   private buf: Buffer;

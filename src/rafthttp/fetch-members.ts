@@ -1,8 +1,9 @@
 /**
  * GET <peerUrl>/members of a running member, for a member that joins an existing cluster.
  */
-import * as http from 'node:http';
 import { FloeError } from '../pkg';
+import type { TlsInfo } from '../tls';
+import { peerRequest } from './dial';
 
 /** Code of the FloeError when no URL gave the member list. */
 export const ERR_FETCH_MEMBERS = 'ERR_RAFTHTTP_FETCH_MEMBERS';
@@ -17,9 +18,9 @@ export interface RemoteMembers {
   readonly clusterId: bigint | null;
 }
 
-function getOnce(url: string, timeoutMs: number): Promise<RemoteMembers> {
+function getOnce(url: string, timeoutMs: number, tlsInfo: TlsInfo | undefined): Promise<RemoteMembers> {
   return new Promise<RemoteMembers>((resolve, reject) => {
-    const req = http.get(new URL('/members', url), { agent: false, timeout: timeoutMs }, (res) => {
+    const req = peerRequest(new URL('/members', url), { method: 'GET', agent: false, timeout: timeoutMs }, tlsInfo, (res) => {
       const parts: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -42,6 +43,7 @@ function getOnce(url: string, timeoutMs: number): Promise<RemoteMembers> {
     });
     req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
     req.on('error', reject);
+    req.end();
   });
 }
 
@@ -49,16 +51,16 @@ function getOnce(url: string, timeoutMs: number): Promise<RemoteMembers> {
  * Tries each URL in order (each attempt limited to `timeoutMs`) and returns the first
  * member list (JSON text). Throws ERR_RAFTHTTP_FETCH_MEMBERS naming every failure.
  */
-export async function fetchMembers(peerUrls: readonly string[], timeoutMs: number): Promise<string> {
-  return (await fetchRemoteMembers(peerUrls, timeoutMs)).membersJson;
+export async function fetchMembers(peerUrls: readonly string[], timeoutMs: number, tlsInfo?: TlsInfo): Promise<string> {
+  return (await fetchRemoteMembers(peerUrls, timeoutMs, tlsInfo)).membersJson;
 }
 
-/** As fetchMembers, with the cluster id the answering member sent. */
-export async function fetchRemoteMembers(peerUrls: readonly string[], timeoutMs: number): Promise<RemoteMembers> {
+/** As fetchMembers, with the cluster id the answering member sent. `tlsInfo` dials https:// URLs. */
+export async function fetchRemoteMembers(peerUrls: readonly string[], timeoutMs: number, tlsInfo?: TlsInfo): Promise<RemoteMembers> {
   const errors: string[] = [];
   for (const url of peerUrls) {
     try {
-      return await getOnce(url, timeoutMs);
+      return await getOnce(url, timeoutMs, tlsInfo);
     } catch (e) {
       errors.push(`${url}: ${e instanceof Error ? e.message : String(e)}`);
     }

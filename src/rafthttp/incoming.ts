@@ -114,6 +114,7 @@ export function acceptStream(ctx: IncomingContext, req: http.IncomingMessage, re
         ctx.log('W', `ignored message for another member: ${describeMessage(m)}`);
         continue;
       }
+      opts.metrics.received(m.from, f.length);
       opts.handler.process(m);
       if (ended) return; // the handler closed the transport
     }

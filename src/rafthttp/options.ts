@@ -4,6 +4,7 @@
  */
 import type { Message } from '../raft';
 import { FloeError } from '../pkg';
+import { EMPTY_TLS_INFO, type TlsInfo } from '../tls';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame-decoder';
 
 /** Code of the FloeError for transport options out of range. */
@@ -62,7 +63,24 @@ export interface TransportOptions {
   readonly maxWriteBytes?: number;
   /** Wall clock in ms (activeSince); default Date.now. */
   readonly now?: () => number;
+  /** Peer TLS for dialing https:// peer URLs (default: none; then the system roots verify). */
+  readonly tls?: TlsInfo;
+  /** Where peer traffic is counted (etcd_network_peer_*); not counted by default. */
+  readonly metrics?: PeerTrafficMetrics;
 }
+
+/** etcd's peer traffic counters, by peer id (src/metrics' peerTraffic fits). */
+export interface PeerTrafficMetrics {
+  /** Bytes written to the stream to `to` (etcd_network_peer_sent_bytes_total). */
+  sent(to: bigint, bytes: number): void;
+  /** Bytes of a message frame received from `from` (etcd_network_peer_received_bytes_total). */
+  received(from: bigint, bytes: number): void;
+  /** Messages to `to` dropped, never sent (etcd_network_peer_sent_failures_total). */
+  sendFailed(to: bigint, count: number): void;
+}
+
+/** Counts nothing. */
+export const NO_PEER_TRAFFIC_METRICS: PeerTrafficMetrics = { sent: () => undefined, received: () => undefined, sendFailed: () => undefined };
 
 /** Options with every default filled in. */
 export type ResolvedOptions = Required<TransportOptions>;
@@ -106,6 +124,8 @@ export function resolveOptions(o: TransportOptions): ResolvedOptions {
     maxFrameBytes: positiveInt('maxFrameBytes', o.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES),
     maxWriteBytes: positiveInt('maxWriteBytes', o.maxWriteBytes ?? DEFAULT_MAX_WRITE_BYTES),
     now: o.now ?? Date.now,
+    tls: o.tls ?? EMPTY_TLS_INFO,
+    metrics: o.metrics ?? NO_PEER_TRAFFIC_METRICS,
   };
   if (r.reconnectMaxMs < r.reconnectMinMs) {
     throw new FloeError(ERR_TRANSPORT_CONFIG, `rafthttp: reconnectMaxMs ${r.reconnectMaxMs} is below reconnectMinMs ${r.reconnectMinMs}`);

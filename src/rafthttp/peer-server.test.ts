@@ -31,13 +31,15 @@ test('GET /members and /version answer JSON; other paths 404, other methods 405'
   await noHandles();
 });
 
-test('listen on a taken port rejects with a clear error; https and bad URLs are refused', async () => {
+test('listen on a taken port rejects with a clear error; https without TLS settings and bad URLs are refused', async () => {
   const a = new TestMember(1n);
   await a.start();
   const b = new TestMember(2n);
   await assert.rejects(b.server.listen(a.url), (e: unknown) =>
     isFloeError(e, ERR_PEER_LISTEN) && e.message === `listen tcp 127.0.0.1:${a.server.port}: bind: address already in use`);
-  await assert.rejects(b.server.listen('https://127.0.0.1:0'), (e: unknown) => isFloeError(e, ERR_PEER_LISTEN) && /only http/.test(e.message));
+  await assert.rejects(b.server.listen('https://127.0.0.1:0'), (e: unknown) =>
+    isFloeError(e, ERR_PEER_LISTEN) && e.message === 'cannot listen on TLS for 127.0.0.1:0: KeyFile and CertFile are not presented');
+  await assert.rejects(b.server.listen('ftp://127.0.0.1:0'), (e: unknown) => isFloeError(e, ERR_PEER_LISTEN) && /only http/.test(e.message));
   await assert.rejects(b.server.listen('not a url'), (e: unknown) => isFloeError(e, ERR_PEER_LISTEN));
   await a.stop();
   await b.stop();

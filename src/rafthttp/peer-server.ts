@@ -1,9 +1,13 @@
 /**
  * The peer listener: the transport's paths plus etcd's peer endpoints GET /members and
- * GET /version.
+ * GET /version, over http:// or, for https:// peer URLs, TLS with the peer settings
+ * (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth).
  */
 import * as http from 'node:http';
-import { FloeError } from '../pkg';
+import * as https from 'node:https';
+import type * as tls from 'node:tls';
+import { FloeError, isFloeError } from '../pkg';
+import { ERR_TLS_CONFIG, rejectedConnectionLine, serverTlsOptions, tlsInfoEmpty, verifyTlsClient, type TlsInfo } from '../tls';
 import type { Transport } from './transport';
 
 /** Code of the FloeError when the peer listener cannot start. */
@@ -19,20 +23,48 @@ export interface PeerServerInfo {
   readonly routes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
+/** TLS of a peer listener: the settings and where refused connections are reported. */
+export interface PeerServerTls {
+  readonly tls: TlsInfo;
+  /** Told etcd's "rejected connection from ..." line for each refused handshake or client. */
+  readonly onReject?: (line: string) => void;
+}
+
 export class PeerServer {
-  private readonly server: http.Server;
+  private server: http.Server | https.Server;
   private listening = false;
 
   constructor(
     private readonly transport: Transport,
     private readonly info: PeerServerInfo,
+    private readonly secure?: PeerServerTls,
   ) {
     this.server = http.createServer((req, res) => this.route(req, res));
     // Message streams live as long as the members do: no whole-request deadline.
     this.server.requestTimeout = 0;
   }
 
-  /** Starts listening on `url` (http://host:port; port 0 picks a free one). */
+  /** The TLS server for https:// URLs; refused clients are closed and reported. */
+  private tlsServer(address: string): https.Server {
+    const info = this.secure?.tls;
+    if (info === undefined || tlsInfoEmpty(info)) {
+      throw new FloeError(ERR_PEER_LISTEN, `cannot listen on TLS for ${address}: KeyFile and CertFile are not presented`);
+    }
+    const report = (socket: tls.TLSSocket, err: Error): void => this.secure?.onReject?.(rejectedConnectionLine(socket, err));
+    // Peers speak HTTP/1.1 only (no h2 in ALPN: Node's https server would not serve it).
+    const server = https.createServer(serverTlsOptions(info, ['http/1.1']), (req, res) => this.route(req, res));
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      const refused = verifyTlsClient(info, socket);
+      if (refused === null) return;
+      report(socket, refused);
+      socket.destroy();
+    });
+    server.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => report(socket, err));
+    server.requestTimeout = 0;
+    return server;
+  }
+
+  /** Starts listening on `url` (http:// or https://host:port; port 0 picks a free one). */
   listen(url: string): Promise<void> {
     let u: URL;
     try {
@@ -40,11 +72,20 @@ export class PeerServer {
     } catch {
       return Promise.reject(new FloeError(ERR_PEER_LISTEN, `invalid peer URL ${JSON.stringify(url)}`));
     }
-    if (u.protocol !== 'http:') {
-      return Promise.reject(new FloeError(ERR_PEER_LISTEN, `peer URL ${url}: only http:// is supported`));
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      return Promise.reject(new FloeError(ERR_PEER_LISTEN, `peer URL ${url}: only http:// and https:// are supported`));
     }
     const host = u.hostname.replace(/^\[|\]$/g, '');
-    const port = u.port === '' ? 80 : Number(u.port);
+    const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
+    if (u.protocol === 'https:') {
+      try {
+        this.server = this.tlsServer(u.host);
+      } catch (e) {
+        if (isFloeError(e, ERR_PEER_LISTEN)) return Promise.reject(e);
+        if (isFloeError(e, ERR_TLS_CONFIG)) return Promise.reject(new FloeError(ERR_PEER_LISTEN, e.message, { cause: e }));
+        throw e;
+      }
+    }
     return new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException): void => {
         const why = e.code === 'EADDRINUSE' ? 'bind: address already in use' : e.message;

@@ -14,6 +14,8 @@ import * as http from 'node:http';
 import { assert } from '../pkg';
 import type { ResolvedOptions } from './options';
 import { HEADER_CLUSTER_ID, idHex, requestHeaders, STREAM_PATH } from './headers';
+import { FRAME_HEADER_BYTES } from './message-codec';
+import { peerRequest } from './dial';
 
 type State = 'connecting' | 'active' | 'backoff' | 'closed';
 
@@ -135,6 +137,7 @@ export class Peer {
         this.ctx.log('W', `dropped internal raft message to ${idHex(this.id)} since sending buffer is full (overloaded network)`);
       }
       this.droppedMsgs += dropped;
+      this.ctx.opts.metrics.sendFailed(this.id, dropped);
       this.ctx.opts.handler.reportUnreachable(this.id);
     }
     this.scheduleFlush();
@@ -171,11 +174,19 @@ export class Peer {
     this.state = 'connecting';
     const { opts } = this.ctx;
     const url = new URL(STREAM_PATH, this.url);
-    const req = http.request(url, {
-      method: 'POST',
-      agent: false,
-      headers: { ...requestHeaders(opts.clusterId, opts.memberId, this.id), 'Content-Type': 'application/octet-stream' },
-    });
+    let req: http.ClientRequest;
+    try {
+      req = peerRequest(url, {
+        method: 'POST',
+        agent: false,
+        headers: { ...requestHeaders(opts.clusterId, opts.memberId, this.id), 'Content-Type': 'application/octet-stream' },
+      }, opts.tls);
+    } catch (e) {
+      // The TLS files were checked at start-up; one removed since fails this dial, which is
+      // retried like any failed dial.
+      this.fail((e as Error).message, true);
+      return;
+    }
     this.req = req;
     this.track(req);
     req.on('socket', (s) => s.setNoDelay(true));
@@ -296,6 +307,8 @@ export class Peer {
         size += b.length;
       }
       const ok = req.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, size));
+      // etcd counts each message's own size, without the frame's length prefix.
+      this.ctx.opts.metrics.sent(this.id, size - parts.length * FRAME_HEADER_BYTES);
       if (!ok) {
         this.waitingDrain = true;
         break;

@@ -10,6 +10,7 @@ import { FloeError } from '../pkg';
 import { encodeFrame } from './message-codec';
 import { HEADER_CLUSTER_ID, idHex, requestHeaders, SNAPSHOT_PATH } from './headers';
 import type { Peer } from './peer';
+import { peerRequest } from './dial';
 
 /** Code of the FloeError for a snapshot that could not be delivered. */
 export const ERR_SNAPSHOT_SEND = 'ERR_RAFTHTTP_SNAPSHOT_SEND';
@@ -32,7 +33,7 @@ export async function streamSnapshot(peer: Peer, m: Message, db: SnapshotSource)
     throw new FloeError(ERR_SNAPSHOT_SEND, `snapshot size ${db.sizeBytes} is not a non-negative integer`);
   }
   const frame = encodeFrame(m);
-  const req = http.request(new URL(SNAPSHOT_PATH, peer.url), {
+  const req = peerRequest(new URL(SNAPSHOT_PATH, peer.url), {
     method: 'POST',
     agent: false,
     headers: {
@@ -40,7 +41,7 @@ export async function streamSnapshot(peer: Peer, m: Message, db: SnapshotSource)
       'Content-Type': 'application/octet-stream',
       'Content-Length': String(frame.length + db.sizeBytes),
     },
-  });
+  }, opts.tls);
   peer.track(req);
 
   // Everything that can end the attempt funnels into `failed`; the writer loop checks it.

@@ -7,6 +7,7 @@ import type { Message } from '../raft';
 import { PeerServer } from './peer-server';
 import { Transport } from './transport';
 import type { TransportHandler, TransportOptions } from './options';
+import { tlsInfoEmpty } from '../tls';
 
 export interface LogLine {
   readonly level: string;
@@ -54,7 +55,7 @@ export class TestMember {
 
   constructor(
     readonly id: bigint,
-    opts: Partial<TransportOptions> & { clusterId?: bigint } = {},
+    private readonly opts: Partial<TransportOptions> & { clusterId?: bigint } = {},
     members = '[]',
   ) {
     this.transport = new Transport({
@@ -66,20 +67,29 @@ export class TestMember {
       handler: this.handler,
       logger: { log: (level, pkg, msg) => this.logs.push({ level, pkg, msg }) },
     });
-    this.server = new PeerServer(this.transport, {
-      membersJson: () => members,
-      version: { etcdserver: '3.4.23', etcdcluster: '3.4.0' },
-    });
+    this.server = new PeerServer(
+      this.transport,
+      {
+        membersJson: () => members,
+        version: { etcdserver: '3.4.23', etcdcluster: '3.4.0' },
+      },
+      opts.tls === undefined ? undefined : { tls: opts.tls, onReject: (line) => this.logs.push({ level: 'I', pkg: 'embed', msg: line }) },
+    );
+  }
+
+  /** https when the member has TLS settings with a certificate. */
+  get scheme(): 'http' | 'https' {
+    return this.opts.tls !== undefined && !tlsInfoEmpty(this.opts.tls) ? 'https' : 'http';
   }
 
   /** Listens on `port` (0: any free one) and returns this member's URL. */
   async start(port = 0): Promise<string> {
-    await this.server.listen(`http://127.0.0.1:${port}`);
+    await this.server.listen(`${this.scheme}://127.0.0.1:${port}`);
     return this.url;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.server.port}`;
+    return `${this.scheme}://127.0.0.1:${this.server.port}`;
   }
 
   hasLog(re: RegExp): boolean {

@@ -3,6 +3,8 @@
  * validated once at start-up (every limit explicit, named with its unit).
  */
 import { FloeError } from '../pkg';
+import { EMPTY_TLS_INFO, type TlsInfo } from '../tls';
+import { createEtcdMetrics, Registry, type EtcdMetrics } from '../metrics';
 
 /** Where the member's log lines go; the serve command prints them in etcd's capnslog format. */
 export interface MemberLogger {
@@ -69,8 +71,18 @@ export interface MemberConfig {
   readonly maxSnapshots: number;
   /** --unsafe-no-fsync: skip fdatasync (tests and throwaway clusters only). */
   readonly unsafeNoFsync: boolean;
+  /** --peer-cert-file, --peer-key-file, ... (or --peer-auto-tls): TLS of https:// peer URLs. */
+  readonly peerTls: TlsInfo;
+  /** --auth-token: 'simple' (default) or 'jwt,pub-key=...,priv-key=...,sign-method=...[,ttl=...]'. */
+  readonly authToken: string;
+  /** --bcrypt-cost (default 10): the cost of password hashes; outside 4..31 the default is used, with a warning (etcd). */
+  readonly bcryptCost: number;
+  /** --auth-token-ttl in seconds (default 300): the life of a simple token after its last use. */
+  readonly authTokenTtlSec: number;
   /** Log sink. */
   readonly logger: MemberLogger;
+  /** etcd's metric families on the member's own registry (default: a fresh registry). */
+  readonly metrics: EtcdMetrics;
 }
 
 /** etcd's DefaultQuotaBytes: 2 GiB. */
@@ -114,7 +126,12 @@ export function defaultMemberConfig(name = 'default'): MemberConfig {
     maxWals: 5,
     maxSnapshots: 5,
     unsafeNoFsync: false,
+    peerTls: EMPTY_TLS_INFO,
+    authToken: 'simple',
+    bcryptCost: 10,
+    authTokenTtlSec: 300,
     logger: silentMemberLogger,
+    metrics: createEtcdMetrics(new Registry()),
   };
 }
 
@@ -175,6 +192,7 @@ function validate(c: MemberConfig): void {
     throw bad(`unknown auto-compaction-mode ${String(c.autoCompactionMode)}`);
   }
   autoCompactionRetention(c); // throws when unparsable
+  if (!Number.isSafeInteger(c.authTokenTtlSec) || c.authTokenTtlSec < 0) throw bad(`invalid --auth-token-ttl ${c.authTokenTtlSec}`);
 }
 
 /** The effective backend quota in bytes; Infinity when disabled (negative). */

@@ -13,6 +13,7 @@
  * A linearizable read observes every write whose promise resolved before the read began.
  */
 import type * as pb from '../etcdpb/messages';
+import type { CallIdentity } from '../auth';
 
 export interface KVServer {
   range(req: pb.RangeRequest): Promise<pb.RangeResponse>;
@@ -88,10 +89,49 @@ export interface MaintenanceServer {
   moveLeader(req: pb.MoveLeaderRequest): Promise<pb.MoveLeaderResponse>;
 }
 
+/** A caller's credentials as the API layer found them on a call (token metadata, certificate CN). */
+export type { CallIdentity };
+
+/**
+ * etcd's Auth service, and the caller identity every other call is checked as. The API layer
+ * runs a call that carries credentials inside `runAs`; the member then checks reads, writes
+ * (in apply, on every member), watch creates, and the calls etcd reserves for root, as that
+ * caller. Errors are the auth errors of src/api's table (ERR_PERMISSION_DENIED,
+ * ERR_INVALID_AUTH_TOKEN, ERR_USER_EMPTY, ERR_AUTH_OLD_REVISION, ...).
+ */
+export interface AuthServer {
+  /** Runs `fn` as the caller `id`: what `fn` starts synchronously or by awaiting is checked as `id`. */
+  runAs<T>(id: CallIdentity, fn: () => T): T;
+  /**
+   * Null when this member can know `id`'s token now; else resolves once it can (a simple token
+   * names the raft entry that made it; a member that has not applied it yet waits, bounded by
+   * the request timeout).
+   */
+  whenTokenKnown(id: CallIdentity): Promise<void> | null;
+  authEnable(req: pb.AuthEnableRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  authDisable(req: pb.AuthDisableRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  authenticate(req: pb.AuthenticateRequest): Promise<pb.AuthenticateResponse>;
+  userAdd(req: pb.AuthUserAddRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  userGet(req: pb.AuthUserGetRequest): Promise<pb.AuthUserGetResponse>;
+  userList(req: pb.AuthUserListRequest): Promise<pb.AuthUserListResponse>;
+  userDelete(req: pb.AuthUserDeleteRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  userChangePassword(req: pb.AuthUserChangePasswordRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  userGrantRole(req: pb.AuthUserGrantRoleRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  userRevokeRole(req: pb.AuthUserRevokeRoleRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  roleAdd(req: pb.AuthRoleAddRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  roleGet(req: pb.AuthRoleGetRequest): Promise<pb.AuthRoleGetResponse>;
+  roleList(req: pb.AuthRoleListRequest): Promise<pb.AuthRoleListResponse>;
+  roleDelete(req: pb.AuthRoleDeleteRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  roleGrantPermission(req: pb.AuthRoleGrantPermissionRequest): Promise<pb.AuthHeaderOnlyResponse>;
+  roleRevokePermission(req: pb.AuthRoleRevokePermissionRequest): Promise<pb.AuthHeaderOnlyResponse>;
+}
+
 /** Everything the API layer serves. */
 export interface EtcdServerApi extends KVServer, LeaseServer, WatchServer, ClusterServer, MaintenanceServer {
   /** The header every response carries: cluster id, member id, current revision, raft term. */
   header(): pb.ResponseHeader;
+  /** The Auth service (absent: a server without an auth store, which answers as etcd with auth never used). */
+  readonly auth?: AuthServer;
   /** True while this member is a learner: it then serves only Status and serializable Range. */
   readonly isLearner: boolean;
   /** True while this member knows a leader (calls that require one are refused otherwise). */

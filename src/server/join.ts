@@ -7,6 +7,7 @@
  */
 import { fetchRemoteMembers } from '../rafthttp';
 import { FloeError } from '../pkg';
+import type { TlsInfo } from '../tls';
 import { decodeMemberJson, type MemberInfo } from './membership';
 import { idHex } from './ids';
 
@@ -45,10 +46,10 @@ export function splitMembers(text: string): MemberInfo[] {
 }
 
 /** Asks the peer URLs in turn and returns the first answer, failing with etcd's wording. */
-export async function fetchRemoteCluster(peerUrls: readonly string[], timeoutMs = JOIN_REQUEST_TIMEOUT_MS): Promise<RemoteCluster> {
+export async function fetchRemoteCluster(peerUrls: readonly string[], timeoutMs = JOIN_REQUEST_TIMEOUT_MS, tlsInfo?: TlsInfo): Promise<RemoteCluster> {
   let remote;
   try {
-    remote = await fetchRemoteMembers(peerUrls, timeoutMs);
+    remote = await fetchRemoteMembers(peerUrls, timeoutMs, tlsInfo);
   } catch (e) {
     throw new FloeError('ERR_BAD_CONFIG', `cannot fetch cluster info from peer urls: ${(e as Error).message}`);
   }

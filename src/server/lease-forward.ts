@@ -9,6 +9,8 @@
  */
 import * as http from 'node:http';
 import { FloeError } from '../pkg';
+import { peerRequest } from '../rafthttp';
+import type { TlsInfo } from '../tls';
 
 /** Largest request body accepted (an id and a flag). */
 const MAX_BODY_BYTES = 4096;
@@ -67,13 +69,14 @@ export function leaseRoutes(authority: LeaseAuthority): (req: http.IncomingMessa
   };
 }
 
-/** Posts one forwarded lease request to the leader; null on 503 (not the leader). */
-export function postLease(peerUrl: string, path: '/leases' | '/leases/internal', body: object, timeoutMs: number): Promise<unknown> {
+/** Posts one forwarded lease request to the leader; null on 503 (not the leader). `tlsInfo` dials https:// peers. */
+export function postLease(peerUrl: string, path: '/leases' | '/leases/internal', body: object, timeoutMs: number, tlsInfo?: TlsInfo): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const data = Buffer.from(JSON.stringify(body));
-    const req = http.request(
+    const req = peerRequest(
       new URL(path, peerUrl),
       { method: 'POST', timeout: timeoutMs, headers: { 'Content-Type': 'application/json', 'Content-Length': data.length } },
+      tlsInfo,
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -12,7 +12,8 @@ import { WatchableStore } from '../mvcc/watchable-store';
 import type { MemberConfig } from './config';
 import { Membership } from './membership';
 import { AlarmStore } from './alarms';
-import { ensureAuthState } from './auth-state';
+import { openAuthStore } from './auth-state';
+import type { AuthStore, TokenProvider } from '../auth';
 
 /** Everything read from, and written to, one backend file. */
 export interface MemberState {
@@ -22,18 +23,20 @@ export interface MemberState {
   readonly lessor: Lessor;
   readonly membership: Membership;
   readonly alarms: AlarmStore;
+  /** Users, roles and the auth revision (tokens live in the provider, which outlives a state). */
+  readonly auth: AuthStore;
 }
 
 /**
  * Opens the backend at `backendPath` and rebuilds the in-memory state from it (key index,
- * leases, members, alarms), creating etcd's buckets in a new file.
+ * leases, members, alarms, auth), creating etcd's buckets in a new file.
  */
-export function openMemberState(cfg: MemberConfig, backendPath: string): MemberState {
+export function openMemberState(cfg: MemberConfig, backendPath: string, tokens: TokenProvider): MemberState {
   const db = DB.open(backendPath, { freelistType: cfg.freelistType === 'map' ? 'hashmap' : 'array', noSync: cfg.unsafeNoFsync });
   try {
     // Pipelined: the WAL makes applied entries durable; a backend commit must not stall the
     // event loop on its fdatasyncs (a crash replays from the consistent index).
-    const batch = new BatchTx(db, { intervalMs: cfg.backendBatchIntervalMs, limit: cfg.backendBatchLimit, pipelined: true });
+    const batch = new BatchTx(db, { intervalMs: cfg.backendBatchIntervalMs, limit: cfg.backendBatchLimit, pipelined: true, commitSeconds: cfg.metrics.disk.backendCommitSeconds });
     // The lessor and the store need each other: the lessor deletes keys through the store,
     // the store tells the lessor which keys it holds. The lessor opens first (the store
     // re-attaches keys to leases as it rebuilds its index), the deleter reaches the store
@@ -56,6 +59,7 @@ export function openMemberState(cfg: MemberConfig, backendPath: string): MemberS
       { minTtlSec: minLeaseTtlSec(cfg.electionMs, cfg.heartbeatMs) },
     );
     const store = new WatchableStore(batch, {
+      compactionMetrics: cfg.metrics.mvcc.compaction,
       leases: {
         leaseOf: (k) => lessor.getLease(k),
         // A key may name a lease that is gone (etcd's restore ignores those too).
@@ -70,9 +74,9 @@ export function openMemberState(cfg: MemberConfig, backendPath: string): MemberS
     storeRef = store;
     const membership = new Membership(batch);
     const alarms = new AlarmStore(batch);
-    ensureAuthState(batch);
+    const auth = openAuthStore(batch, tokens, cfg.logger);
     batch.commit();
-    return { db, batch, store, lessor, membership, alarms };
+    return { db, batch, store, lessor, membership, alarms, auth };
   } catch (e) {
     db.close();
     throw e;

@@ -37,7 +37,7 @@ import {
   type AnyConfChange,
   type Message,
 } from '../raft';
-import { WAL, Snapshotter, memberLayout, encodeMemberMetadata, decodeMemberMetadata } from '../wal';
+import { WAL, Snapshotter, memberLayout, encodeMemberMetadata, decodeMemberMetadata, type WalMetrics } from '../wal';
 import { Lessor, LeaseIdGenerator, DEFAULT_EXPIRED_BATCH, FOREVER_TTL_SEC } from '../lease';
 import { WatchableStore } from '../mvcc/watchable-store';
 import { META_BUCKET, CONSISTENT_INDEX_KEY, encodeConsistentIndex } from '../mvcc/schema';
@@ -67,6 +67,10 @@ import {
 } from './apply-kv';
 import { rangeInSlices } from './range-sliced';
 import { MemberWatchStream } from './watch';
+import { newTokenProvider, currentIdentity, type TokenProvider } from '../auth';
+import { MemberAuth, CheckedWatchStream, bcryptCostOf } from './auth-state';
+import { applyAuth } from './apply-auth';
+import { countDelete, countPut, countRange, countTxn, PeerProber, PeerTraffic, type EtcdMetrics } from '../metrics';
 
 /** The server version Status reports. */
 /**
@@ -91,8 +95,15 @@ const PLANTED_WAL_DELAY_MS = 500;
 const MAX_LEARNERS = 1;
 /** etcd's readyPercent: a learner is promotable once it matched this much of the leader's log. */
 const LEARNER_READY_FRACTION = 0.9;
+/** etcd's warnApplyDuration: an apply slower than this counts in etcd_server_slow_apply_total. */
+const SLOW_APPLY_MS = 100;
 /** etcd's HealthInterval: how long a peer must have been connected to count as healthy. */
 const HEALTH_INTERVAL_MS = 5000;
+
+/** The WAL's share of the member's metrics. */
+function walMetrics(m: EtcdMetrics): WalMetrics {
+  return { fsyncSeconds: m.disk.walFsyncSeconds, writeBytes: m.disk.walWriteBytes };
+}
 
 /** What an applied request produced: a response, or an operating error, plus compaction's wait. */
 interface ApplyResult {
@@ -123,6 +134,8 @@ export interface Member extends EtcdServerApi {
   readonly config: MemberConfig;
   /** Index of the last applied entry (tests and status). */
   readonly appliedIndex: number;
+  /** The cluster version ('3.4.0') once decided, else null (/version reports it). */
+  readonly clusterVersion: string | null;
 }
 
 function stopped(): FloeError {
@@ -173,6 +186,9 @@ class EtcdMember implements Member {
   private readonly quotaBytes: number;
   private compactSamples: { atMs: number; rev: number }[] = [];
   private lastAutoCompactRev = 0;
+  /** The Auth service and the caller identity checks (auth-state.ts). */
+  readonly auth: MemberAuth;
+  private readonly bcryptCost: number;
 
   private constructor(
     readonly config: MemberConfig,
@@ -184,7 +200,18 @@ class EtcdMember implements Member {
     readonly memberId: bigint,
     readonly clusterId: bigint,
     start: { applied: number; confState: ConfState },
+    private readonly tokens: TokenProvider,
   ) {
+    this.bcryptCost = bcryptCostOf(config);
+    this.auth = new MemberAuth({
+      store: () => this.st.auth,
+      tokens,
+      bcryptCost: this.bcryptCost,
+      propose: (r) => this.propose(r),
+      linearizable: () => this.linearizable(),
+      appliedIndex: () => this.applied,
+      requestTimeoutMs: requestTimeoutMs(config),
+    });
     this.limits = { maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps };
     this.applied = start.applied;
     this.snapshotIndex = start.applied;
@@ -202,12 +229,20 @@ class EtcdMember implements Member {
     return this.applied;
   }
 
+  get clusterVersion(): string | null {
+    return this.membership.clusterVersion;
+  }
+
   get hasLeader(): boolean {
     return this.lead !== 0n;
   }
 
   get isLearner(): boolean {
     return this.membership.get(this.memberId)?.isLearner === true;
+  }
+
+  private get metrics(): EtcdMetrics {
+    return this.config.metrics;
   }
 
   // The backend-backed state, swapped whole when a snapshot from the leader is installed.
@@ -243,6 +278,8 @@ class EtcdMember implements Member {
             parseInitialCluster(cfg.initialCluster)
               .filter((m) => m.name !== cfg.name)
               .flatMap((m) => m.peerUrls),
+            undefined,
+            cfg.peerTls,
           )
         : null;
 
@@ -257,7 +294,8 @@ class EtcdMember implements Member {
       }
       if (snap !== null) await recoverSnapshotBackend(layout, snapshotter, snap.metadata.index, cfg.logger);
     }
-    const st = openMemberState(cfg, layout.backendPath);
+    const tokens = newTokenProvider({ authToken: cfg.authToken, ttlSec: cfg.authTokenTtlSec });
+    const st = openMemberState(cfg, layout.backendPath, tokens);
     const { batch, store, membership } = st;
     try {
       const storage = new MemoryStorage();
@@ -285,7 +323,7 @@ class EtcdMember implements Member {
         clusterId = remote.clusterId;
         for (const m of remote.members) membership.save(m.id === memberId ? { ...m, name: cfg.name } : m);
         batch.commit();
-        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync });
+        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync, metrics: walMetrics(cfg.metrics) });
         // No bootstrap entries: the leader sends this member its log (or a snapshot).
         raw = new RawNode({ ...raftBase, id: memberId, applied: 0 });
         start = { applied: 0, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } };
@@ -309,7 +347,7 @@ class EtcdMember implements Member {
         }
         memberId = self.id;
         clusterId = computeClusterId(members.map((m) => m.id));
-        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync });
+        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync, metrics: walMetrics(cfg.metrics) });
         raw = new RawNode({ ...raftBase, id: memberId, applied: 0 });
         const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : 1));
         raw.bootstrap(sorted.map((m) => ({ id: m.id, context: Buffer.from(encodeMemberJson(m)) })));
@@ -317,7 +355,7 @@ class EtcdMember implements Member {
         start = { applied: 0, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } };
       } else {
         wal = await WAL.open(layout.walDir, snap === null ? { index: 0, term: 0 } : { index: snap.metadata.index, term: snap.metadata.term }, {
-          unsafeNoSync: cfg.unsafeNoFsync,
+          unsafeNoSync: cfg.unsafeNoFsync, metrics: walMetrics(cfg.metrics),
         });
         const contents = await wal.readAll();
         const meta = decodeMemberMetadata(contents.metadata);
@@ -349,7 +387,7 @@ class EtcdMember implements Member {
         await wal.close();
         throw opError('ERR_MEMBER_REMOVED', 'the member has been permanently removed from the cluster');
       }
-      const member = new EtcdMember(cfg, st, wal, snapshotter, storage, raw, memberId, clusterId, start);
+      const member = new EtcdMember(cfg, st, wal, snapshotter, storage, raw, memberId, clusterId, start, tokens);
       try {
         await member.startPeers(peerFactory, remote?.members ?? initialPeers);
       } catch (e) {
@@ -397,7 +435,7 @@ class EtcdMember implements Member {
       isRemoved: (id) => this.membership.isRemoved(id),
     };
     this.peers = await factory(
-      { memberId: this.memberId, clusterId: this.clusterId, handler, logger: this.config.logger },
+      { memberId: this.memberId, clusterId: this.clusterId, handler, logger: this.config.logger, tls: this.config.peerTls, metrics: new PeerTraffic(this.metrics.network) },
       this.config.listenPeerUrls,
       {
         membersJson: () => this.membership.toJson(),
@@ -409,6 +447,17 @@ class EtcdMember implements Member {
       },
     );
     for (const m of others) this.peers.transport.addPeer(m.id, m.peerUrls);
+    this.prober = new PeerProber(this.metrics.network.peerRoundTripSeconds, () => this.probeTargets());
+  }
+
+  /** Measures round-trip times to the peers (etcd_network_peer_round_trip_time_seconds). */
+  private prober: PeerProber | null = null;
+
+  /** The peers to probe: every other member that is not removed, by its first peer URL. */
+  private probeTargets(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const m of this.membership.list()) if (m.id !== this.memberId && m.peerUrls.length > 0) out.set(idHex(m.id), m.peerUrls[0] as string);
+    return out;
   }
 
   /** Makes the transport's peers the current members (after a conf change or a snapshot). */
@@ -435,7 +484,9 @@ class EtcdMember implements Member {
     if (this.closed || m.snapshot === null) throw stopped();
     const index = m.snapshot.metadata.index;
     this.config.logger.log('I', 'rafthttp', `receiving database snapshot [index:${index}, from ${idHex(m.from)}] (${sizeBytes} bytes)`);
+    const saveStartMs = performance.now();
     const n = await this.snapshotter.saveDbFrom(body, index);
+    this.metrics.disk.snapDbSaveSeconds.observe((performance.now() - saveStartMs) / 1000);
     if (n !== sizeBytes) throw opError('ERR_SNAPSHOT_TRUNCATED', `snapshot from ${idHex(m.from)}: got ${n} of ${sizeBytes} bytes`);
     this.config.logger.log('I', 'rafthttp', `received and saved database snapshot [index: ${index}, from: ${idHex(m.from)}] successfully`);
     this.stepPeerMessage(m);
@@ -455,6 +506,9 @@ class EtcdMember implements Member {
 
   private begin(): void {
     const cfg = this.config;
+    this.metrics.server.id.labels(idHex(this.memberId)).set(1);
+    this.metrics.server.version.labels(SERVER_VERSION).set(1);
+    this.metrics.registry.onCollect(() => this.collectMetrics());
     if (this.membership.clusterVersion !== null) this.logClusterVersion(this.membership.clusterVersion);
     this.timers.push(setInterval(() => this.tick(), cfg.heartbeatMs));
     this.timers.push(setInterval(() => this.expireLeases(), LEASE_EXPIRY_CHECK_MS));
@@ -462,6 +516,40 @@ class EtcdMember implements Member {
     for (const t of this.timers) t.unref?.();
     this.campaignIfAlone();
     this.schedulePump();
+  }
+
+  /** Sets the gauges that mirror state, at scrape time (O(1) reads only). */
+  private collectMetrics(): void {
+    // Between closing the old backend and opening a leader's snapshot there is none to read.
+    if (this.closed || !this.db.isOpen) return;
+    const m = this.metrics;
+    m.server.hasLeader.set(this.lead !== 0n ? 1 : 0);
+    m.server.isLeader.set(this.lead === this.memberId ? 1 : 0);
+    m.server.isLearner.set(this.isLearner ? 1 : 0);
+    m.server.proposalsCommitted.set(this.raw.status().hardState.commit);
+    m.server.proposalsApplied.set(this.applied);
+    m.server.quotaBackendBytes.set(Number.isFinite(this.quotaBytes) ? this.quotaBytes : this.config.quotaBackendBytes);
+    const cv = this.membership.clusterVersion;
+    // etcd labels the cluster version as major.minor.
+    if (cv !== null) m.server.clusterVersion.labels(cv.split('.').slice(0, 2).join('.')).set(1);
+    m.mvcc.keysTotal.set(this.store.index.liveKeyCount);
+    const w = this.store.watcherCounts();
+    m.mvcc.watcherTotal.set(w.synced + w.unsynced + w.victims);
+    m.mvcc.slowWatcherTotal.set(w.unsynced + w.victims);
+    m.mvcc.watchStreamTotal.set(this.store.streamCount);
+    m.mvcc.currentRevision.set(this.store.currentRevision);
+    m.mvcc.compactRevision.set(this.store.compactRevision);
+    const sizeBytes = this.db.fileSizeBytes;
+    m.mvcc.dbTotalSizeBytes.set(sizeBytes);
+    m.mvcc.debugDbTotalSizeBytes.set(sizeBytes);
+    m.mvcc.dbTotalSizeInUseBytes.set(sizeBytes - this.db.freelistPageCount * this.db.pageSize);
+    m.mvcc.openReadTransactions.set(this.db.openReadTxCount);
+    m.server.authRevision.set(this.st.auth.revision);
+    const t = this.peers?.transport;
+    if (t !== undefined) {
+      const local = idHex(this.memberId);
+      for (const p of this.membership.list()) if (p.id !== this.memberId) m.network.activePeers.labels(local, idHex(p.id)).set(t.activeSince(p.id) === null ? 0 : 1);
+    }
   }
 
   private tick(): void {
@@ -495,6 +583,7 @@ class EtcdMember implements Member {
     }
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    this.tokens.close();
     await this.readyIdle;
     for (const w of this.waiters.values()) w.reject(stopped());
     this.waiters.clear();
@@ -504,6 +593,7 @@ class EtcdMember implements Member {
     this.pendingReads.length = 0;
     this.rejectReady(stopped());
     try {
+      this.prober?.close();
       await this.peers?.close();
       // Commit first (close() stops the store), then stop background compaction and hashes.
       await closeMemberState(this.st, this.failure === null);
@@ -565,7 +655,7 @@ class EtcdMember implements Member {
     if (snap !== null) {
       // The snapshot file first, then its WAL record: a restart finds a WAL snapshot record
       // only with its file on disk (etcd's order).
-      await this.snapshotter.saveSnap(snap);
+      await this.saveSnap(snap);
       await this.wal.saveSnapshot({ index: snap.metadata.index, term: snap.metadata.term });
     }
     // Committed entries already in the WAL (at or below the storage's last index, which only
@@ -608,6 +698,13 @@ class EtcdMember implements Member {
     this.startReadRound();
   }
 
+  /** Writes a raft snapshot file, timed as etcd_debugging_snap_save_total_duration_seconds. */
+  private async saveSnap(snap: Snapshot): Promise<void> {
+    const startMs = performance.now();
+    await this.snapshotter.saveSnap(snap);
+    this.metrics.disk.snapSaveSeconds.observe((performance.now() - startMs) / 1000);
+  }
+
   /**
    * Messages to this member itself (its own vote, its own append acknowledgements) are
    * stepped back in once the Ready is advanced; the rest go to the transport. A snapshot goes
@@ -628,10 +725,26 @@ class EtcdMember implements Member {
         t.sendSnapshot(m, copyDb(this.db));
         this.config.logger.log('I', 'rafthttp', `start to send database snapshot [index: ${m.snapshot?.metadata.index ?? 0}, to ${idHex(m.to)}]...`);
       } else {
+        if (m.type === 'MsgHeartbeat') this.noteHeartbeat(m.to);
         (out ??= []).push(m);
       }
     }
     if (out !== null) this.peers?.transport.send(out);
+  }
+
+  /** When the leader last sent each follower a heartbeat (etcd's timeout detector). */
+  private readonly lastHeartbeatMs = new Map<bigint, number>();
+
+  /**
+   * etcd_server_heartbeat_send_failures_total: a heartbeat sent more than two heartbeat
+   * intervals after the previous one to the same peer means the leader fell behind (a slow
+   * disk or a stalled event loop), as etcd's timeout detector judges it.
+   */
+  private noteHeartbeat(to: bigint): void {
+    const nowMs = performance.now();
+    const last = this.lastHeartbeatMs.get(to);
+    if (last !== undefined && nowMs - last > 2 * this.config.heartbeatMs) this.metrics.server.heartbeatSendFailures.inc();
+    this.lastHeartbeatMs.set(to, nowMs);
   }
 
   private selfMsgs: Message[] = [];
@@ -644,9 +757,11 @@ class EtcdMember implements Member {
 
   private onSoftState(ss: SoftState): void {
     const wasLeader = this.lead === this.memberId;
+    if (ss.lead !== 0n && ss.lead !== this.lead) this.metrics.server.leaderChanges.inc();
     this.lead = ss.lead;
     const isLeader = ss.raftState === 'StateLeader';
     if (isLeader && !wasLeader) {
+      this.lastHeartbeatMs.clear(); // a new term of leadership starts its heartbeat clock afresh
       this.lessor.promote(this.config.electionMs);
       this.onLeader();
     } else if (!isLeader && wasLeader) {
@@ -817,12 +932,14 @@ class EtcdMember implements Member {
     if (!shouldApply) return;
     this.store.setConsistentIndex(e.index);
     let result: ApplyResult;
+    const startMs = performance.now();
     try {
       result = v2 !== null ? this.applyV2(v2) : this.applyRequest(req as RaftRequest);
     } catch (err) {
       if (!isFloeError(err)) throw err;
       result = { err };
     }
+    if (performance.now() - startMs > SLOW_APPLY_MS) this.metrics.server.slowApplies.inc();
     this.saveConsistentIndex(e.index);
     const w = id === 0n ? undefined : this.waiters.get(id);
     if (w !== undefined) {
@@ -850,18 +967,32 @@ class EtcdMember implements Member {
   }
 
   private applyRequest(r: RaftRequest): ApplyResult {
+    // Permission checks as the proposer, and the auth requests themselves (apply-auth.ts).
+    const authed = applyAuth(
+      {
+        auth: this.st.auth,
+        index: this.store.consistentIndex,
+        bcryptCost: this.bcryptCost,
+        leaseKeys: (id) => (this.lessor.lookup(id) === null ? null : this.lessor.timeToLive(id, true).keys),
+        header: () => this.header(),
+      },
+      r,
+    );
+    if (authed !== null) return authed;
     if (r.put !== null) {
       if (this.noSpace) throw noSpaceError();
       const put = r.put;
       const lease = BigInt(put.lease);
       if (lease !== 0n && this.lessor.lookup(lease) === null) throw opError('ERR_LEASE_NOT_FOUND', 'etcdserver: requested lease not found');
       const resp = this.store.inWrite((txn) => applyPut(txn, put));
+      countPut(this.metrics.mvcc, put.key, put.value);
       resp.header = this.header();
       return { resp };
     }
     if (r.delete_range !== null) {
       const dr = r.delete_range;
       const resp = this.store.inWrite((txn) => applyDeleteRange(txn, dr));
+      countDelete(this.metrics.mvcc);
       resp.header = this.header();
       return { resp };
     }
@@ -879,6 +1010,7 @@ class EtcdMember implements Member {
         if (this.noSpace && txnHasPut(t)) throw noSpaceError();
         resp = this.store.inWrite((txn) => applyTxnWrite(txn, t, { exists: (id) => this.lessor.lookup(id) !== null }));
       }
+      countTxn(this.metrics.mvcc, t, resp);
       const header = this.header();
       fillTxnHeaders(resp, header, { revision: header.revision });
       return { resp };
@@ -887,6 +1019,7 @@ class EtcdMember implements Member {
       const view = this.store.read();
       try {
         const resp = applyRange(view, r.range);
+        countRange(this.metrics.mvcc);
         resp.header = this.header();
         return { resp };
       } finally {
@@ -902,10 +1035,13 @@ class EtcdMember implements Member {
       if (this.noSpace) throw noSpaceError();
       const id = BigInt(r.lease_grant.ID);
       const ttl = this.lessor.grant(id, BigInt(r.lease_grant.TTL));
+      this.metrics.lease.granted.inc();
+      this.metrics.lease.ttl.observe(Number(ttl));
       return { resp: { header: this.header(), ID: wireInt(id), TTL: ttl } satisfies pb.LeaseGrantResponse };
     }
     if (r.lease_revoke !== null) {
       this.lessor.revoke(BigInt(r.lease_revoke.ID));
+      this.metrics.lease.revoked.inc();
       return { resp: { header: this.header() } satisfies pb.LeaseRevokeResponse };
     }
     if (r.lease_checkpoint !== null) {
@@ -952,16 +1088,29 @@ class EtcdMember implements Member {
    * timeout: a proposal lost with a leader change, or made while no leader can be elected,
    * fails with etcd's timeout error (clients retry it).
    */
-  private async propose(req: RaftRequestIn): Promise<ApplyResult> {
+  private async propose(req: RaftRequestIn, asRoot = false): Promise<ApplyResult> {
     this.checkOpen();
     const deadline = Date.now() + requestTimeoutMs(this.config);
     if (this.lead === 0n) await this.whenLeaderUntil(deadline);
     this.checkOpen();
     const id = this.reqIds.next();
-    req.header = { ID: id.toString() };
+    // The caller's name and auth revision go along for the permission checks in apply.
+    req.header = { ID: id.toString(), ...this.auth.proposalHeader(asRoot) };
     const data = encodeRaftRequest(req);
     if (data.length > this.config.maxRequestBytes) throw opError('ERR_REQUEST_TOO_LARGE', 'etcdserver: request is too large');
-    const result = await this.waitApplied(id, deadline, () => this.raw.propose(data));
+    // etcd's proposals_pending and proposals_failed_total: a proposal that never applied
+    // (timed out, lost its leader, stopped) failed; one that applied with an error did not.
+    const pending = this.metrics.server.proposalsPending;
+    pending.inc();
+    let result: ApplyResult;
+    try {
+      result = await this.waitApplied(id, deadline, () => this.raw.propose(data));
+    } catch (e) {
+      this.metrics.server.proposalsFailed.inc();
+      throw e;
+    } finally {
+      pending.dec();
+    }
     if (result.err !== undefined) throw result.err;
     return result;
   }
@@ -1049,6 +1198,7 @@ class EtcdMember implements Member {
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
+        this.metrics.server.readIndexFailures.inc();
         reject(opError('ERR_TIMEOUT', 'etcdserver: request timed out'));
       }, requestTimeoutMs(this.config));
       timer.unref();
@@ -1076,6 +1226,7 @@ class EtcdMember implements Member {
     const inFlight = this.readInFlight;
     if (inFlight !== null && performance.now() - inFlight.startedMs > this.config.electionMs) {
       // The round was lost (a dropped message or a leader change): ask again for everyone.
+      this.metrics.server.slowReadIndexes.inc();
       this.readWaiters = [...inFlight.waiters, ...this.readWaiters];
       this.readInFlight = null;
     }
@@ -1115,9 +1266,14 @@ class EtcdMember implements Member {
     const dbFile = await this.snapshotter.existingDbFilePath(index);
     const layout = memberLayout(this.config.dataDir);
     failpoint('server.beforeApplySnapshot');
-    await closeMemberState(this.st, true);
-    await fsp.rename(dbFile, layout.backendPath);
-    this.st = openMemberState(this.config, layout.backendPath);
+    this.metrics.server.snapshotApplyInProgress.set(1);
+    try {
+      await closeMemberState(this.st, true);
+      await fsp.rename(dbFile, layout.backendPath);
+      this.st = openMemberState(this.config, layout.backendPath, this.tokens);
+    } finally {
+      this.metrics.server.snapshotApplyInProgress.set(0);
+    }
     failpoint('server.afterApplySnapshot');
     if (this.membership.size === 0) {
       for (const m of membersFromV2Store(snap.data)) this.membership.save(m);
@@ -1138,7 +1294,7 @@ class EtcdMember implements Member {
     this.store.commit();
     const index = this.applied;
     const snap = this.storage.createSnapshot(index, this.confState, Buffer.from(this.v2StoreJson()));
-    await this.snapshotter.saveSnap(snap);
+    await this.saveSnap(snap);
     await this.wal.saveSnapshot({ index, term: snap.metadata.term });
     const compactIndex = index > this.config.snapshotCatchUpEntries ? index - this.config.snapshotCatchUpEntries : 1;
     if (compactIndex > this.storage.firstIndex()) this.storage.compact(compactIndex);
@@ -1175,7 +1331,7 @@ class EtcdMember implements Member {
   private expireLeases(): void {
     if (this.closing || this.lead !== this.memberId) return;
     for (const id of this.lessor.expiredLeases(DEFAULT_EXPIRED_BATCH)) {
-      void this.propose({ lease_revoke: { ID: id.toString() } }).catch(() => undefined);
+      void this.propose({ lease_revoke: { ID: id.toString() } }, true).then(() => this.metrics.server.leaseExpired.inc(), () => undefined);
     }
   }
 
@@ -1237,8 +1393,11 @@ class EtcdMember implements Member {
   async range(req: pb.RangeRequest): Promise<pb.RangeResponse> {
     if (!req.serializable) await this.linearizable();
     else this.checkOpen();
+    const authAfter = this.auth.checkRange(req.key, req.range_end);
     // Sliced at one pinned revision so that writes go on meanwhile (range-sliced.ts).
     const { resp, revision } = await rangeInSlices(this.store, req);
+    authAfter();
+    countRange(this.metrics.mvcc);
     resp.header = this.headerAt(revision);
     return resp;
   }
@@ -1258,9 +1417,12 @@ class EtcdMember implements Member {
       // etcd serves read-only txns without raft (linearizable unless every range is serializable).
       if (!txnAllSerializable(req)) await this.linearizable();
       else this.checkOpen();
+      const authAfter = this.auth.checkTxnRead(req);
       const view = this.store.read();
       try {
         const resp = applyTxnRead(view, req);
+        authAfter();
+        countTxn(this.metrics.mvcc, req, resp);
         const header = this.header();
         fillTxnHeaders(resp, header, { revision: header.revision });
         return resp;
@@ -1306,7 +1468,7 @@ class EtcdMember implements Member {
     const ttl = await this.atLeader(
       () => this.renewLocal(id),
       async (url, timeoutMs) => {
-        const r = (await postLease(url, '/leases', { id: id.toString() }, timeoutMs)) as { ttl: number } | null;
+        const r = (await postLease(url, '/leases', { id: id.toString() }, timeoutMs, this.config.peerTls)) as { ttl: number } | null;
         return r === null ? null : r.ttl;
       },
     );
@@ -1320,7 +1482,7 @@ class EtcdMember implements Member {
     const t = await this.atLeader(
       async () => this.timeToLiveLocal(id, req.keys),
       async (url, timeoutMs) => {
-        const r = (await postLease(url, '/leases/internal', { id: id.toString(), keys: req.keys }, timeoutMs)) as {
+        const r = (await postLease(url, '/leases/internal', { id: id.toString(), keys: req.keys }, timeoutMs, this.config.peerTls)) as {
           ttl: number;
           grantedTtl?: number;
           keys?: string[];
@@ -1361,7 +1523,9 @@ class EtcdMember implements Member {
   private async renewLocal(id: bigint): Promise<number | null> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return this.lessor.renew(id);
+        const ttl = this.lessor.renew(id);
+        this.metrics.lease.renewed.inc();
+        return ttl;
       } catch (e) {
         if (isFloeError(e, 'ERR_LEASE_NOT_FOUND')) return 0;
         if (isFloeError(e, 'ERR_LEASE_NOT_PRIMARY')) return null;
@@ -1395,7 +1559,10 @@ class EtcdMember implements Member {
 
   newWatchStream(): WatchStream {
     this.checkOpen();
-    return new MemberWatchStream(this.store.newWatchStream(), (rev) => this.headerAt(rev));
+    // Each create is checked as the caller that opened the stream (etcd reads the stream's context).
+    const caller = currentIdentity();
+    const ws = new MemberWatchStream(this.store.newWatchStream(), (rev) => this.headerAt(rev));
+    return new CheckedWatchStream(ws, (req) => this.auth.checkWatch(caller, req.key, req.range_end));
   }
 
   private memberPb(m: MemberInfo): pb.Member {
@@ -1419,6 +1586,7 @@ class EtcdMember implements Member {
 
   async memberAdd(req: pb.MemberAddRequest): Promise<pb.MemberAddResponse> {
     this.checkOpen();
+    this.auth.checkAdmin();
     for (const m of this.membership.list()) {
       if (m.peerUrls.some((u) => req.peerURLs.includes(u))) throw opError('ERR_PEER_URL_EXIST', 'etcdserver: Peer URLs already exists');
     }
@@ -1443,6 +1611,7 @@ class EtcdMember implements Member {
 
   async memberRemove(req: pb.MemberRemoveRequest): Promise<pb.MemberRemoveResponse> {
     this.checkOpen();
+    this.auth.checkAdmin();
     const id = BigInt.asUintN(64, BigInt(req.ID));
     const m = this.membership.get(id);
     if (m === undefined) {
@@ -1470,6 +1639,7 @@ class EtcdMember implements Member {
 
   async memberUpdate(req: pb.MemberUpdateRequest): Promise<pb.MemberUpdateResponse> {
     this.checkOpen();
+    this.auth.checkAdmin();
     const id = BigInt.asUintN(64, BigInt(req.ID));
     const m = this.membership.get(id);
     if (m === undefined) throw opError('ERR_MEMBER_NOT_FOUND', 'etcdserver: member not found');
@@ -1482,6 +1652,7 @@ class EtcdMember implements Member {
 
   async memberPromote(req: pb.MemberPromoteRequest): Promise<pb.MemberPromoteResponse> {
     this.checkOpen();
+    this.auth.checkAdmin();
     const id = BigInt.asUintN(64, BigInt(req.ID));
     const m = this.membership.get(id);
     if (m === undefined) throw opError('ERR_MEMBER_NOT_FOUND', 'etcdserver: member not found');
@@ -1497,6 +1668,7 @@ class EtcdMember implements Member {
     }
     this.checkConnectedVoters();
     await this.proposeMemberChange('ConfChangeAddNode', { ...m, isLearner: false });
+    this.metrics.server.learnerPromoteSuccesses.inc();
     return { header: this.clusterHeader(), members: this.membersPb() };
   }
 
@@ -1558,14 +1730,20 @@ class EtcdMember implements Member {
 
   async hash(): Promise<pb.HashResponse> {
     this.checkOpen();
+    this.auth.checkMaintenanceAdmin();
     this.store.commit();
+    const startMs = performance.now();
     const r = await this.store.hash();
+    this.metrics.mvcc.hashSeconds.observe((performance.now() - startMs) / 1000);
     return { header: this.headerAt(r.revision), hash: r.hash };
   }
 
   async hashKV(req: pb.HashKVRequest): Promise<pb.HashKVResponse> {
     this.checkOpen();
+    this.auth.checkMaintenanceAdmin();
+    const startMs = performance.now();
     const r = await this.store.hashKV(int64(req.revision));
+    this.metrics.mvcc.hashRevSeconds.observe((performance.now() - startMs) / 1000);
     const resp: pb.HashKVResponse = { header: this.headerAt(r.revision), hash: r.hash };
     // etcd sends compact_revision always, -1 before any compaction.
     resp.compact_revision = r.compactRevision;
@@ -1574,6 +1752,7 @@ class EtcdMember implements Member {
 
   async defragment(): Promise<pb.DefragmentResponse> {
     this.checkOpen();
+    this.auth.checkMaintenanceAdmin();
     await this.store.compactionIdle();
     // Everything committed and durable, with nothing written since (the copy is synchronous).
     do {
@@ -1581,16 +1760,26 @@ class EtcdMember implements Member {
       await this.db.flush();
     } while (this.batch.pendingOps > 0 || this.db.pendingDurable > 0);
     this.config.logger.log('I', 'etcdserver', 'starting to defragment the storage backend...');
-    this.db.defragment();
+    const startMs = performance.now();
+    this.metrics.disk.defragInflight.set(1);
+    try {
+      this.db.defragment();
+    } finally {
+      this.metrics.disk.defragInflight.set(0);
+    }
+    this.metrics.disk.defragSeconds.observe((performance.now() - startMs) / 1000);
     this.config.logger.log('I', 'etcdserver', 'finished defragmenting the storage backend');
     return { header: this.header() };
   }
 
   async snapshot(): Promise<SnapshotStream> {
     this.checkOpen();
+    this.auth.checkMaintenanceAdmin();
     // Everything applied goes into the file first (etcd's ForceCommit before the copy).
     this.store.commit();
     const copy = copyDb(this.db);
+    const snapshotSeconds = this.metrics.disk.backendSnapshotSeconds;
+    const startMs = performance.now();
     return {
       sizeBytes: copy.sizeBytes,
       async *chunks(): AsyncGenerator<Buffer> {
@@ -1601,6 +1790,7 @@ class EtcdMember implements Member {
           yield c;
         }
         yield h.digest();
+        snapshotSeconds.observe((performance.now() - startMs) / 1000);
       },
     };
   }

@@ -7,7 +7,7 @@ import type { PeerFactory, Peers } from './peers';
 
 /** Starts the transport and its listeners; if one cannot listen, what started is closed. */
 export const rafthttpPeers: PeerFactory = async (opts, listenUrls, info) => {
-  const transport = new Transport({ memberId: opts.memberId, clusterId: opts.clusterId, handler: opts.handler, logger: opts.logger });
+  const transport = new Transport({ memberId: opts.memberId, clusterId: opts.clusterId, handler: opts.handler, logger: opts.logger, tls: opts.tls, metrics: opts.metrics });
   const servers: PeerServer[] = [];
   const close = async (): Promise<void> => {
     await Promise.all(servers.map((s) => s.close()));
@@ -15,7 +15,8 @@ export const rafthttpPeers: PeerFactory = async (opts, listenUrls, info) => {
   };
   try {
     for (const url of listenUrls) {
-      const server = new PeerServer(transport, { ...info, clusterId: opts.clusterId });
+      const secure = opts.tls === undefined ? undefined : { tls: opts.tls, onReject: (line: string) => opts.logger.log('I', 'embed', line) };
+      const server = new PeerServer(transport, { ...info, clusterId: opts.clusterId }, secure);
       await server.listen(url);
       servers.push(server);
       opts.logger.log('I', 'embed', `listening for peers on ${url}`);

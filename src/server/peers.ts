@@ -4,7 +4,8 @@
  * callbacks for what arrives (see TransportHandler in src/rafthttp).
  */
 import type { Message } from '../raft';
-import type { TransportHandler } from '../rafthttp';
+import type { PeerTrafficMetrics, TransportHandler } from '../rafthttp';
+import type { TlsInfo } from '../tls';
 import type { MemberLogger } from './config';
 
 /** Callbacks the transport makes into the member (src/rafthttp's contract, documented there). */
@@ -37,7 +38,7 @@ export interface PeerInfo {
 
 /** Starts the transport and listens on `listenUrls`. */
 export type PeerFactory = (
-  opts: { memberId: bigint; clusterId: bigint; handler: PeerHandler; logger: MemberLogger },
+  opts: { memberId: bigint; clusterId: bigint; handler: PeerHandler; logger: MemberLogger; tls?: TlsInfo; metrics?: PeerTrafficMetrics },
   listenUrls: readonly string[],
   info: PeerInfo,
 ) => Promise<Peers>;

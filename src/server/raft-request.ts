@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { assert, FloeError, putVarint, varintSize, varintSizeBig } from '../pkg';
+import { assert, FloeError, putVarint, putVarintBig, varintSize, varintSizeBig } from '../pkg';
 import { findProtoDir } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
 
@@ -24,7 +24,8 @@ export interface V2Request {
 
 /** An InternalRaftRequest as proposed: `header.ID` names the waiting request; one op set. */
 export interface RaftRequestIn {
-  header?: { ID: string };
+  /** username and auth_revision: who proposed it, checked in apply when auth is enabled. */
+  header?: { ID: string; username?: string; auth_revision?: string };
   v2?: { Method: string; Path: string; Val: string };
   range?: pb.RangeRequest;
   put?: pb.PutRequest;
@@ -35,11 +36,34 @@ export interface RaftRequestIn {
   lease_revoke?: { ID: string };
   alarm?: { action: number; memberID: string; alarm: number };
   lease_checkpoint?: pb.LeaseCheckpointRequest;
+  auth_enable?: pb.AuthEnableRequest;
+  auth_disable?: pb.AuthDisableRequest;
+  authenticate?: InternalAuthenticateRequest;
+  auth_user_add?: pb.AuthUserAddRequest;
+  auth_user_delete?: pb.AuthUserDeleteRequest;
+  auth_user_get?: pb.AuthUserGetRequest;
+  auth_user_change_password?: pb.AuthUserChangePasswordRequest;
+  auth_user_grant_role?: pb.AuthUserGrantRoleRequest;
+  auth_user_revoke_role?: pb.AuthUserRevokeRoleRequest;
+  auth_user_list?: pb.AuthUserListRequest;
+  auth_role_list?: pb.AuthRoleListRequest;
+  auth_role_add?: pb.AuthRoleAddRequest;
+  auth_role_delete?: pb.AuthRoleDeleteRequest;
+  auth_role_get?: pb.AuthRoleGetRequest;
+  auth_role_grant_permission?: pb.AuthRoleGrantPermissionRequest;
+  auth_role_revoke_permission?: pb.AuthRoleRevokePermissionRequest;
+}
+
+/** etcd's InternalAuthenticateRequest: the password is checked before proposing, never logged. */
+export interface InternalAuthenticateRequest {
+  readonly name: string;
+  readonly password: string;
+  readonly simple_token: string;
 }
 
 /** An InternalRaftRequest as decoded (loader shape: absent messages are null). */
 export interface RaftRequest {
-  readonly header: { readonly ID: string } | null;
+  readonly header: { readonly ID: string; readonly username: string; readonly auth_revision: string } | null;
   readonly ID: string;
   readonly v2: V2Request | null;
   readonly range: pb.RangeRequest | null;
@@ -51,6 +75,22 @@ export interface RaftRequest {
   readonly lease_revoke: pb.LeaseRevokeRequest | null;
   readonly alarm: pb.AlarmRequest | null;
   readonly lease_checkpoint: pb.LeaseCheckpointRequest | null;
+  readonly auth_enable: pb.AuthEnableRequest | null;
+  readonly auth_disable: pb.AuthDisableRequest | null;
+  readonly authenticate: InternalAuthenticateRequest | null;
+  readonly auth_user_add: pb.AuthUserAddRequest | null;
+  readonly auth_user_delete: pb.AuthUserDeleteRequest | null;
+  readonly auth_user_get: pb.AuthUserGetRequest | null;
+  readonly auth_user_change_password: pb.AuthUserChangePasswordRequest | null;
+  readonly auth_user_grant_role: pb.AuthUserGrantRoleRequest | null;
+  readonly auth_user_revoke_role: pb.AuthUserRevokeRoleRequest | null;
+  readonly auth_user_list: pb.AuthUserListRequest | null;
+  readonly auth_role_list: pb.AuthRoleListRequest | null;
+  readonly auth_role_add: pb.AuthRoleAddRequest | null;
+  readonly auth_role_delete: pb.AuthRoleDeleteRequest | null;
+  readonly auth_role_get: pb.AuthRoleGetRequest | null;
+  readonly auth_role_grant_permission: pb.AuthRoleGrantPermissionRequest | null;
+  readonly auth_role_revoke_permission: pb.AuthRoleRevokePermissionRequest | null;
 }
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: Number, defaults: true, oneofs: true };
@@ -149,7 +189,7 @@ function encodePutFast(req: RaftRequestIn): Uint8Array | null {
   out.set(value, o);
   o += value.length;
   out[o++] = 3 << 3;
-  o = writeBigVarint(out, o, leaseBits);
+  o = putVarintBig(out, o, leaseBits);
   out[o++] = 4 << 3;
   out[o++] = prev_kv ? 1 : 0;
   out[o++] = 5 << 3;
@@ -161,23 +201,9 @@ function encodePutFast(req: RaftRequestIn): Uint8Array | null {
   out[o++] = 0x06;
   o = putVarint(out, o, headerLen);
   out[o++] = 1 << 3;
-  o = writeBigVarint(out, o, id);
+  o = putVarintBig(out, o, id);
   assert(o === total, () => `raft request: fast put encoder wrote ${o} of ${total} bytes`);
   return out;
-}
-
-
-function writeBigVarint(out: Buffer, o: number, v: bigint): number {
-  if (v < 0x80n) {
-    out[o++] = Number(v);
-    return o;
-  }
-  while (v >= 0x80n) {
-    out[o++] = Number(v & 0x7fn) | 0x80;
-    v >>= 7n;
-  }
-  out[o++] = Number(v);
-  return o;
 }
 
 /** Decodes an entry's payload; throws FloeError ERR_BAD_ENTRY when it is not an InternalRaftRequest. */

@@ -4,7 +4,7 @@
  * one made here opens in etcd's tools.
  */
 export { WAL, SEGMENT_SIZE_BYTES, MIN_SEGMENT_SIZE_BYTES } from './wal';
-export type { WalOptions, WalContents } from './wal';
+export type { WalOptions, WalContents, WalMetrics } from './wal';
 export { silentWalLogger } from './logger';
 export type { WalLogger } from './logger';
 export { Snapshotter, snapName, encodeSnapFile, decodeSnapFile, SNAP_SUFFIX, SNAP_DB_SUFFIX, BROKEN_SUFFIX } from './snapshotter';

@@ -25,6 +25,10 @@ export interface RunStep {
   /** What etcd itself must do here: checked on the reference side, so a case that stops
    * exercising what it claims (an error that no longer happens) fails. */
   readonly expect?: Expectation;
+  /** etcdctl TLS flags for this step instead of the case's `clientTls.ctlFlags` (`[]`: none). */
+  readonly ctlFlags?: readonly string[];
+  /** Scheme of this step's `--endpoints`; default `https` with `clientTls`, else none. */
+  readonly scheme?: 'http' | 'https';
 }
 
 /** Waits for a background step and compares its result at this point of the sequence. */
@@ -69,8 +73,16 @@ export interface Case {
   readonly name: string;
   /** The property the case shows. */
   readonly shows: string;
-  /** Extra flags for the case's servers (both sides). */
+  /** Extra flags for the case's servers (both sides); `${DIR}` is the side's scratch dir. */
   readonly serverFlags?: readonly string[];
+  /** Runs before the first server starts, with the side's scratch dir (e.g. makes certificates). */
+  readonly setup?: (dir: string) => Promise<void>;
+  /**
+   * The servers' client URLs are `https://` (serverFlags give the certificate), and etcdctl
+   * gets `ctlFlags` (`${DIR}` substituted) in the harness's own calls and in every step that
+   * does not give its own `ctlFlags`.
+   */
+  readonly clientTls?: { readonly ctlFlags: readonly string[] };
   readonly steps: readonly Step[];
 }
 

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Case, Expectation, RunStep } from './cases';
 import { runEtcdctl, startCommand, startEtcdctl, type EtcdctlHandle, type EtcdctlResult } from './etcdctl';
 import type { ServerIdentity, StepEnd, StepRecord } from './normalize';
-import { pickFreePorts, startServer, type RunningServer, type ServerCommand } from './server';
+import { clientEndpoint, pickFreePorts, startServer, type RunningServer, type ServerCommand } from './server';
 
 /** Name of the first member of every case (equal on both sides, so `member list` compares). */
 export const FIRST_MEMBER_NAME = 'compat';
@@ -54,8 +54,8 @@ function labelOf(index: number, args: readonly string[]): string {
 }
 
 /** The ids a server reports, read once after start (used to detect ids etcd would not derive). */
-async function identify(server: RunningServer): Promise<ServerIdentity> {
-  const r = await runEtcdctl(['endpoint', 'status', '-w', 'json'], { endpoint: server.endpoint, timeoutMs: 10_000 });
+async function identify(server: RunningServer, ctlFlags: readonly string[]): Promise<ServerIdentity> {
+  const r = await runEtcdctl([...ctlFlags, 'endpoint', 'status', '-w', 'json'], { endpoint: clientEndpoint(server), timeoutMs: 10_000 });
   const m = r.stdout.toString('utf8').match(/"cluster_id":(\d+),"member_id":(\d+)/);
   return {
     clientPort: server.clientPort,
@@ -72,21 +72,25 @@ export async function runCaseOnSide(c: Case, command: ServerCommand, sideName: s
   const background = new Map<string, { handle: EtcdctlHandle; step: RunStep; index: number }>();
   const run: SideRun = { command, workDir, servers: [], steps: [], logTails: [] };
   const vars = new Map<string, string>([['DIR', workDir]]);
+  // TLS flags of the case, for the harness's own etcdctl calls and steps without their own.
+  const caseCtlFlags = (c.clientTls?.ctlFlags ?? []).map((f) => substitute(f, vars));
 
   const start = async (name: string, dataDir: string, ports?: { client: number; peer: number }): Promise<RunningServer> => {
     const server = await startServer(command, {
       name,
       dataDir,
       logFile: path.join(workDir, `${name}.log`),
-      extraFlags: c.serverFlags ?? [],
+      extraFlags: (c.serverFlags ?? []).map((f) => substitute(f, vars)),
+      ...(c.clientTls === undefined ? {} : { clientScheme: 'https' as const, ctlFlags: caseCtlFlags }),
       ...(ports === undefined ? {} : { ports }),
     });
     running.push(server);
-    run.servers.push(await identify(server));
+    run.servers.push(await identify(server, caseCtlFlags));
     return server;
   };
 
   try {
+    await c.setup?.(workDir);
     let current = await start(FIRST_MEMBER_NAME, path.join(workDir, `${FIRST_MEMBER_NAME}.data`));
     const began = Date.now();
     const record = (index: number, step: RunStep, r: EtcdctlResult, server: number, tool: string): RecordedStep =>
@@ -106,10 +110,11 @@ export async function runCaseOnSide(c: Case, command: ServerCommand, sideName: s
           break;
         }
         case 'run': {
-          const args = step.args.map((a) => substitute(a, vars));
+          const ctlFlags = step.ctlFlags === undefined ? caseCtlFlags : step.ctlFlags.map((f) => substitute(f, vars));
+          const args = [...ctlFlags, ...step.args.map((a) => substitute(a, vars))];
           const stdin = typeof step.stdin === 'string' ? substitute(step.stdin, vars) : step.stdin;
           const handle = startEtcdctl(args, {
-            endpoint: current.endpoint,
+            endpoint: clientEndpoint(current, step.scheme),
             ...(stdin === undefined ? {} : { stdin }),
             ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
             ...(step.stopWhen === undefined ? {} : { stopWhen: step.stopWhen }),
@@ -169,10 +174,12 @@ export async function runCaseOnSide(c: Case, command: ServerCommand, sideName: s
 }
 
 function recordOf(index: number, step: RunStep, r: EtcdctlResult, server: number, tool: string, elapsedMs: number): RecordedStep {
+  // A step's own TLS flags are part of what it does (the case's are not repeated in labels).
+  const template = [...(step.ctlFlags ?? []), ...step.args];
   return {
     elapsedMs,
-    label: labelOf(index, step.args),
-    template: step.args,
+    label: labelOf(index, step.scheme === undefined ? template : [`--endpoints=${step.scheme}://…`, ...template]),
+    template,
     server,
     end: endOf(r),
     stdout: r.stdout,

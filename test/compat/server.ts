@@ -140,6 +140,10 @@ export interface StartOptions {
   /** Extra etcd flags, e.g. `--quota-backend-bytes=200000`. */
   readonly extraFlags?: readonly string[];
   readonly startupTimeoutMs?: number;
+  /** `https` serves the client URLs with TLS (extraFlags give the certificate); default `http`. */
+  readonly clientScheme?: 'http' | 'https';
+  /** etcdctl flags for the health wait (`--cacert=...` for a TLS server). */
+  readonly ctlFlags?: readonly string[];
 }
 
 /** A running, healthy server. */
@@ -151,6 +155,8 @@ export interface RunningServer {
   readonly peerPort: number;
   /** `127.0.0.1:<client port>`, what etcdctl's --endpoints gets. */
   readonly endpoint: string;
+  /** `http` or `https`: how the client port is served. */
+  readonly clientScheme: 'http' | 'https';
   readonly peerUrl: string;
   readonly pid: number;
   /** The last bytes of the server's log. */
@@ -160,8 +166,8 @@ export interface RunningServer {
 }
 
 /** The etcd flags every server gets; order and spelling follow etcd's docs. */
-export function etcdFlags(name: string, dataDir: string, clientPort: number, peerPort: number): string[] {
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
+export function etcdFlags(name: string, dataDir: string, clientPort: number, peerPort: number, clientScheme: 'http' | 'https' = 'http'): string[] {
+  const clientUrl = `${clientScheme}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   return [
     `--name=${name}`,
@@ -172,6 +178,12 @@ export function etcdFlags(name: string, dataDir: string, clientPort: number, pee
     `--initial-advertise-peer-urls=${peerUrl}`,
     `--initial-cluster=${name}=${peerUrl}`,
   ];
+}
+
+/** What etcdctl's `--endpoints` gets: `127.0.0.1:P`, or `https://127.0.0.1:P` for TLS. */
+export function clientEndpoint(server: RunningServer, scheme?: 'http' | 'https'): string {
+  const s = scheme ?? (server.clientScheme === 'https' ? 'https' : undefined);
+  return s === undefined ? server.endpoint : `${s}://${server.endpoint}`;
 }
 
 class PortInUseError extends Error {}
@@ -230,7 +242,8 @@ async function startOnce(
   ports: { readonly client: number; readonly peer: number },
 ): Promise<RunningServer> {
   const { client, peer } = ports;
-  const flags = [...etcdFlags(options.name, options.dataDir, client, peer), ...(options.extraFlags ?? [])];
+  const clientScheme = options.clientScheme ?? 'http';
+  const flags = [...etcdFlags(options.name, options.dataDir, client, peer, clientScheme), ...(options.extraFlags ?? [])];
   const log = fs.openSync(options.logFile, 'a');
   // Inherited ETCD_* variables would change the server's configuration behind the flags' back.
   const env: NodeJS.ProcessEnv = {};
@@ -269,6 +282,7 @@ async function startOnce(
     clientPort: client,
     peerPort: peer,
     endpoint: `127.0.0.1:${client}`,
+    clientScheme,
     peerUrl: `http://127.0.0.1:${peer}`,
     pid: child.pid ?? -1,
     logTail: () => readTail(options.logFile),
@@ -276,7 +290,7 @@ async function startOnce(
   };
 
   try {
-    await waitHealthy(server, child, () => spawnError, options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS);
+    await waitHealthy(server, child, () => spawnError, options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS, options.ctlFlags ?? []);
   } catch (e) {
     await stop();
     throw e;
@@ -289,6 +303,7 @@ async function waitHealthy(
   child: ChildProcess,
   spawnError: () => Error | undefined,
   timeoutMs: number,
+  ctlFlags: readonly string[],
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastHealth = 'no health check ran yet';
@@ -309,8 +324,8 @@ async function waitHealthy(
       );
     }
     if (await tcpAccepts(server.clientPort)) {
-      const r = await runEtcdctl(['--dial-timeout=1s', '--command-timeout=2s', 'endpoint', 'health'], {
-        endpoint: server.endpoint,
+      const r = await runEtcdctl([...ctlFlags, '--dial-timeout=1s', '--command-timeout=2s', 'endpoint', 'health'], {
+        endpoint: clientEndpoint(server),
         timeoutMs: 5_000,
       });
       if (r.exitCode === 0) return;
