@@ -38,6 +38,7 @@ import type { GrpcMetrics } from '../metrics';
 import { withPassThroughRange } from './range-passthrough';
 import { recordingRequestSizes } from './request-size';
 import { installUnaryFastPath } from './unary-fast-path';
+import { routePlainHttp2, type PlainHttpHandler } from './h2-plain-http';
 import { withFastPutCodecs } from './put-codec';
 import {
   DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
@@ -146,6 +147,18 @@ export class EtcdGrpcServer {
     this.server.addService(svc.auth, guard(authHandlers(api)));
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     if (opts.unaryFastPath ?? true) installUnaryFastPath(this.server, { maxReceiveBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES, maxSendBytes: MAX_SEND_BYTES });
+    routePlainHttp2(this.server, () => this.plainHttp);
+  }
+
+  /** Where HTTP/2 requests that are not gRPC go (h2-plain-http.ts); null: grpc-js's 415. */
+  private plainHttp: PlainHttpHandler | null = null;
+
+  /**
+   * Serves HTTP/2 requests that are not gRPC (curl over TLS negotiates h2) with `handler`,
+   * the same one HTTP/1.x connections reach (the gateway and the observability endpoints).
+   */
+  serveHttp2Requests(handler: PlainHttpHandler): void {
+    this.plainHttp = handler;
   }
 
   /**

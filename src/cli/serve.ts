@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EtcdGrpcServer } from '../api';
-import { Gateway, clientHttpServer } from '../gateway';
+import { Gateway, clientHttpHandler, clientHttpServer } from '../gateway';
 import { isFloeError } from '../pkg';
 import { EMPTY_TLS_INFO } from '../tls';
 import type { EtcdServerApi, MemberConfig } from '../server';
@@ -313,7 +313,10 @@ class Serving {
     if (this.gateway === null) {
       this.gateway = new Gateway({ target: () => this.gatewayTarget, maxRequestBytes: this.s.maxRequestBytes, ...this.gatewayTls });
     }
-    const front = clientHttpServer({ gateway: this.gateway, observability: this.observability(true) });
+    const opts = { gateway: this.gateway, observability: this.observability(true) };
+    // The same front for HTTP/2 requests that are not gRPC (curl over TLS speaks h2).
+    this.server?.serveHttp2Requests(clientHttpHandler(opts));
+    const front = clientHttpServer(opts);
     return (socket) => front.emit('connection', socket);
   }
 

@@ -3,4 +3,4 @@
  * also offers requests to the observability endpoints. See gateway.ts and client-http.ts.
  */
 export { Gateway, gatewayMethods, metadataFromHeaders, GRPC_OVERHEAD_BYTES, BODY_BYTES_PER_MESSAGE_BYTE, type GatewayOptions } from './gateway';
-export { clientHttpServer, type ClientHttpOptions, type ObservabilityHandler } from './client-http';
+export { clientHttpHandler, clientHttpServer, type ClientHttpOptions, type ObservabilityHandler } from './client-http';
