@@ -22,6 +22,8 @@ import { etcdServices } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
 import type { EtcdServerApi } from '../server';
 import { authHandlers } from './auth-service';
+import { toGrpcError } from './call';
+import { electionHandlers, lockHandlers } from '../concurrency';
 import { clusterHandlers } from './cluster-service';
 import { etcdError, toServiceError } from './errors';
 import { kvHandlers } from './kv-service';
@@ -145,6 +147,8 @@ export class EtcdGrpcServer {
     this.server.addService(svc.cluster, guard(clusterHandlers(api)));
     this.server.addService(svc.maintenance, guard(maintenanceHandlers(api)));
     this.server.addService(svc.auth, guard(authHandlers(api)));
+    this.server.addService(svc.lock, guard(lockHandlers(api, toGrpcError)));
+    this.server.addService(svc.election, guard(electionHandlers(api, toGrpcError, (end) => this.openStreams.add(end))));
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     if (opts.unaryFastPath ?? true) installUnaryFastPath(this.server, { maxReceiveBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES, maxSendBytes: MAX_SEND_BYTES });
     routePlainHttp2(this.server, () => this.plainHttp);

@@ -13,13 +13,14 @@ import assert from 'node:assert/strict';
 import { CASES as BASE_CASES } from './cases';
 import { AUTH_CASES } from './cases-auth';
 import { TLS_CASES } from './cases-tls';
+import { LOCK_CASES } from './cases-lock';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compareSides, describeSide, formatReport } from './compare';
 import { runCaseOnSide, type SideRun } from './run-case';
 import { etcdCommand, targetFromEnv } from './server';
 
-const CASES = [...BASE_CASES, ...AUTH_CASES, ...TLS_CASES];
+const CASES = [...BASE_CASES, ...AUTH_CASES, ...TLS_CASES, ...LOCK_CASES];
 const reference = etcdCommand();
 const target = targetFromEnv();
 const only = (process.env.FLOE_COMPAT_CASES ?? '').split(',').filter((s) => s !== '');
