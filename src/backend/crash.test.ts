@@ -143,3 +143,51 @@ test('a torn meta page falls back to the other meta (the previous transaction)',
   fs.closeSync(fd);
   assertIntact(file, 'hashmap', expectedAfter(6, 'hashmap'), 'newest meta torn');
 });
+
+test('a pipelined meta written but not yet synced keeps its pages: later commits never overwrite them, so a crash there opens intact', async () => {
+  for (const kind of ['hashmap', 'array'] as const) {
+    const file = freshFile();
+    const db = DB.open(file, { freelistType: kind });
+    const name = Buffer.from('b');
+    const key = (i: number): Buffer => Buffer.from(`key-${String(i).padStart(4, '0')}`);
+    const fill = (tag: string) => (tx: { bucket(n: Uint8Array): { put(k: Uint8Array, v: Uint8Array): void } | null }): void => {
+      const b = tx.bucket(name)!;
+      for (let i = 0; i < 300; i++) b.put(key(i), Buffer.alloc(100, tag));
+    };
+    db.update((tx) => void tx.createBucketIfNotExists(name));
+    db.update(fill('0'));
+    // Each fdatasync of the durability queue waits for a gate the test opens.
+    const pf = (db as unknown as { file: { syncAsync(): Promise<void> } }).file;
+    const realSync = pf.syncAsync.bind(pf);
+    const gates: Array<() => void> = [];
+    pf.syncAsync = () => new Promise<void>((resolve) => gates.push(() => void realSync().then(resolve)));
+    const commit = (tag: string): void => {
+      const tx = db.beginWrite();
+      fill(tag)(tx);
+      tx.commitPipelined();
+    };
+    commit('1');
+    while (gates.length < 1) await new Promise((r) => setImmediate(r));
+    gates[0]!(); // data of commit 1 synced: its meta is written next, then its meta sync waits
+    while (gates.length < 2) await new Promise((r) => setImmediate(r));
+    // Meta 1 is in the file but not durable. Commit 2 frees commit 1's pages; commit 3 allocates.
+    commit('2');
+    commit('3');
+    // A crash now leaves the file as it is: meta 1 is its newest meta.
+    const copy = `${file}.crash`;
+    fs.copyFileSync(file, copy);
+    pf.syncAsync = realSync;
+    for (const g of gates.slice(1)) g();
+    await db.flush();
+    db.close();
+    const survivor = DB.open(copy, { freelistType: kind });
+    try {
+      assert.deepEqual(survivor.check(), [], `the file a crash leaves opens intact (freelist ${kind})`);
+      survivor.view((tx) => {
+        for (let i = 0; i < 300; i += 37) assert.equal(tx.bucket(name)!.get(key(i))?.[0], '1'.charCodeAt(0), `key ${i} holds commit 1's value`);
+      });
+    } finally {
+      survivor.close();
+    }
+  }
+});

@@ -109,6 +109,8 @@ export class DB implements TxHost {
   /** The queue of pipelined commits still becoming durable (settled when none). */
   private durability: Promise<void> = Promise.resolve();
   private durablePending = 0;
+  /** Txids of pipelined commits queued in `durability` and not yet durable. */
+  private readonly undurableTxids = new Set<number>();
 
   private constructor(readonly path: string, r: Resolved, file: PageFile, meta: Meta) {
     this.readOnly = r.readOnly;
@@ -381,6 +383,7 @@ export class DB implements TxHost {
   /** @internal */
   makeDurable(file: PageFile, txid: number, metaPage: Buffer, metaPos: number): void {
     this.durablePending++;
+    this.undurableTxids.add(txid);
     const noSync = this.noSync;
     this.durability = this.durability.then(async () => {
       try {
@@ -398,6 +401,7 @@ export class DB implements TxHost {
         this.fail(e);
       } finally {
         this.durablePending--;
+        this.undurableTxids.delete(txid);
       }
     });
   }
@@ -418,6 +422,10 @@ export class DB implements TxHost {
     const ids = [...this.readers.keys()];
     // Pages the newest durable meta still reaches stay pending until a newer meta is durable.
     if (this.durableTxid < this.meta.txid && !this.readers.has(this.durableTxid)) ids.push(this.durableTxid);
+    // So do the pages of every commit whose meta is queued but not yet durable: its meta may
+    // already be in the file (written, fsync pending), and a crash then leaves it as the
+    // newest meta. Reusing a page it reaches would corrupt the tree the file opens with.
+    for (const t of this.undurableTxids) if (t !== this.durableTxid && !this.readers.has(t)) ids.push(t);
     ids.sort((a, b) => a - b);
     let minid = ids.length > 0 ? ids[0]! : Number.MAX_SAFE_INTEGER;
     if (minid > 0) fl.release(minid - 1);
