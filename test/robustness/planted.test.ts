@@ -22,24 +22,37 @@ const CASES = [
   { bug: 'ack-before-wal-fsync', scenario: 'kill-member-1', expect: /not linearizable|final write|HashKV|run aborted/ },
 ] as const;
 
+/**
+ * Seeds tried per planted bug. A planted bug is a race (a crash must land inside a window of
+ * unsynced acknowledgements, a dropped event must be one some watcher needed), so one seeded
+ * run can miss it on a loaded machine; the suite must catch it within this many runs, each
+ * for the right reason.
+ */
+const ATTEMPTS = 3;
+
 for (const [n, c] of CASES.entries()) {
-  test(`planted bug ${c.bug} is caught by scenario ${c.scenario}`, { timeout: 180_000, skip }, async (t) => {
+  test(`planted bug ${c.bug} is caught by scenario ${c.scenario} (within ${ATTEMPTS} seeds)`, { timeout: 100_000 * ATTEMPTS, skip }, async (t) => {
     const spec = SCENARIOS.get(c.scenario);
     assert.ok(spec !== undefined);
     const before = process.env.FLOE_PLANTED_BUGS;
     // Member processes inherit the environment of this one.
     process.env.FLOE_PLANTED_BUGS = c.bug;
+    const missed: string[] = [];
     try {
-      const report = await runScenario(spec, {
-        seed: baseSeed + 100 + n,
-        durationMs: CI_DURATION_MS,
-        target,
-        targetSpec: process.env.FLOE_CLUSTER_TARGET ?? '',
-        log: (line) => t.diagnostic(line),
-      });
-      t.diagnostic(`failures: ${report.failures.slice(0, 3).join(' | ')}`);
-      assert.equal(report.ok, false, `${c.bug} went unnoticed by ${c.scenario}`);
-      assert.ok(report.failures.some((f) => c.expect.test(f)), `${c.bug} was not caught for the right reason: ${report.failures.join('\n')}`);
+      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+        const seed = baseSeed + 100 + n + 10 * attempt;
+        const report = await runScenario(spec, {
+          seed,
+          durationMs: CI_DURATION_MS,
+          target,
+          targetSpec: process.env.FLOE_CLUSTER_TARGET ?? '',
+          log: (line) => t.diagnostic(line),
+        });
+        t.diagnostic(`seed ${seed} failures: ${report.failures.slice(0, 3).join(' | ')}`);
+        if (!report.ok && report.failures.some((f) => c.expect.test(f))) return;
+        missed.push(`seed ${seed}: ${report.ok ? 'went unnoticed' : `caught for another reason: ${report.failures.join(' | ')}`}`);
+      }
+      assert.fail(`${c.bug} was not caught by ${c.scenario} for the right reason in ${ATTEMPTS} runs:\n${missed.join('\n')}`);
     } finally {
       if (before === undefined) delete process.env.FLOE_PLANTED_BUGS;
       else process.env.FLOE_PLANTED_BUGS = before;
