@@ -101,6 +101,7 @@ export {
   WatchableStore,
   type WatchableStoreOptions,
   type WatcherCounts,
+  type DetachedStreams,
   DEFAULT_MAX_WATCHERS_PER_SYNC,
   DEFAULT_CATCH_UP_BATCH_RECORDS,
 } from './watchable-store';

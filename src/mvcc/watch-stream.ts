@@ -68,7 +68,7 @@ export class WatchStream implements WatcherSink, AsyncIterable<WatchResponse> {
   private closed = false;
 
   constructor(
-    private readonly host: WatchHost,
+    private host: WatchHost,
     opts: WatchStreamOptions = {},
   ) {
     const max = opts.maxQueuedResponses ?? DEFAULT_MAX_QUEUED_RESPONSES;
@@ -203,6 +203,11 @@ export class WatchStream implements WatcherSink, AsyncIterable<WatchResponse> {
     this.waiter = null;
     if (waiter !== null) waiter(null);
     this.host.streamClosed(this);
+  }
+
+  /** @internal Moves the stream to another store (WatchableStore.adoptStreams). */
+  rebind(host: WatchHost): void {
+    this.host = host;
   }
 
   /** @internal Queues a response for the consumer; false when the queue is full. */

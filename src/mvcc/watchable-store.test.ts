@@ -214,6 +214,46 @@ test('resumable: a new watcher from the last revision seen + 1 continues exactly
   }
 });
 
+test('a snapshot replaces the store: open streams move over and their watchers resume in place', async () => {
+  const { dir, cleanup } = tempDir();
+  // `old` is the member's store; `next` the snapshot's, which has the same first revisions
+  // and went on (as a leader's does while the member was away), then compacted at 5.
+  const old = openStore(path.join(dir, 'old'));
+  const next = openStore(path.join(dir, 'next'));
+  try {
+    for (const s of [old, next]) for (let i = 0; i < 4; i++) s.store.put(b(`k${i % 2}`), b(`${i}`)); // 2..5
+    for (let i = 4; i < 10; i++) next.store.put(b(`k${i % 2}`), b(`${i}`)); // 6..11
+    await next.store.compact(5);
+    const ws = old.store.newWatchStream({ maxQueuedResponses: 2 });
+    const live = ws.watch({ key: b('k'), end: b('l'), prevKv: true }); // synced, next is 6
+    const lagging = ws.watch({ key: b('k0'), startRevision: 3 }); // compacted away in `next`
+    const future = ws.watch({ key: b('k1'), startRevision: 11 });
+    const quiet = old.store.newWatchStream();
+    const other = quiet.watch({ key: b('k1'), startRevision: 9 }); // unsynced when detached
+
+    const moved = old.store.detachStreams();
+    await closeStore(old); // the streams stay open
+    assert.equal(ws.isClosed, false);
+    assert.throws(() => ws.watch({ key: b('x') }), code('ERR_MVCC_CLOSED'));
+    next.store.adoptStreams(moved);
+    assert.equal(next.store.streamCount, 2);
+
+    next.store.put(b('k1'), b('after')); // 12, before the catch-up step runs
+    const rs = await drain(ws, 10);
+    const liveEvents = rs.filter((r) => r.watchId === live).flatMap((r) => r.events).map((e) => `${e.kv.key}=${e.kv.value}@${e.kv.modRevision} prev ${e.prevKv?.value.toString()}`);
+    assert.deepEqual(liveEvents, ['k0=4@6 prev 2', 'k1=5@7 prev 3', 'k0=6@8 prev 4', 'k1=7@9 prev 5', 'k0=8@10 prev 6', 'k1=9@11 prev 7', 'k1=after@12 prev 9'], 'from its place, nothing lost or repeated');
+    assert.deepEqual(summary(rs.filter((r) => r.watchId === lagging)), [`${lagging}@0 compacted 5: `]);
+    assert.deepEqual(summary(rs.filter((r) => r.watchId === future)), [`${future}@12: put k1=9@11, put k1=after@12`]);
+    assert.deepEqual(summary(await drain(quiet)), [`${other}@12: put k1=7@9, put k1=9@11, put k1=after@12`]);
+    ws.close();
+    quiet.close();
+    assert.equal(next.store.streamCount, 0);
+  } finally {
+    await closeStore(next);
+    cleanup();
+  }
+});
+
 // ---- random interleavings ----
 
 interface Tracked {

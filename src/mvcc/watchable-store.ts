@@ -49,6 +49,12 @@ export interface WatchableStoreOptions extends KvStoreOptions {
   readonly schedule?: (fn: () => void) => void;
 }
 
+/** Watch streams between `detachStreams` and `adoptStreams`. */
+export interface DetachedStreams {
+  readonly from: WatchableStore;
+  readonly streams: readonly WatchStream[];
+}
+
 /** Counts of watchers by state (for metrics and tests). */
 export interface WatcherCounts {
   readonly synced: number;
@@ -88,6 +94,55 @@ export class WatchableStore extends KvStore implements WatchHost {
     const ws = new WatchStream(this, opts);
     this.streams.add(ws);
     return ws;
+  }
+
+  /**
+   * First half of moving this store's watch streams to a store that replaces it (a raft
+   * snapshot brought a new backend): every watcher leaves the synced group for the unsynced one
+   * (which a closed store never serves), victims keep their pending response, and the streams
+   * are no longer this store's, so closing it leaves them open. Until `adoptStreams` they
+   * answer as streams of a closed store (a new watch is refused; cancel and close work).
+   */
+  detachStreams(): DetachedStreams {
+    const streams = [...this.streams];
+    for (const ws of streams) {
+      for (const w of ws.watcherList) {
+        if (w.state !== 'synced') continue;
+        this.synced.delete(w);
+        w.state = 'unsynced';
+        this.unsynced.add(w);
+      }
+    }
+    this.streams.clear();
+    this.retryStreams.clear();
+    return { from: this, streams };
+  }
+
+  /**
+   * Second half (etcd's watchableStore.Restore): the streams become this store's; each watcher
+   * keeps its id and place and catches up from this store's history, or is told it is compacted
+   * when this store's compaction passed its place. Call once this store is open.
+   */
+  adoptStreams(moved: DetachedStreams): void {
+    this.checkOpen();
+    const from = moved.from;
+    const curRev = this.currentRevision;
+    for (const ws of moved.streams) {
+      if (ws.isClosed) continue;
+      ws.rebind(this);
+      this.streams.add(ws);
+      for (const w of ws.watcherList) {
+        if (w.state === 'unsynced') {
+          from.unsynced.delete(w);
+          this.rejoin(w, curRev);
+        } else if (w.state === 'victim') {
+          from.victimCount--;
+          this.victimCount++;
+        }
+      }
+      // Pending victims, a stream-wide progress request or a stalled catch-up: try them now.
+      if (ws.victims.size > 0 || ws.needsRoom || ws.progressAllWanted) this.streamDrained(ws);
+    }
   }
 
   /** Closes every watch stream (their consumers see the end), then closes the store. */

@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { startMember, type Member } from './member';
 import type { MemberConfig, MemberLogger } from './config';
 import { LocalPeers } from './test-peers';
-import { putReq, rangeReq, tempDir, keys, sleep } from './test-util';
+import { putReq, rangeReq, watchReq, tempDir, keys, sleep } from './test-util';
 
 const NAMES = ['m0', 'm1', 'm2'];
 const CLUSTER = NAMES.map((n, i) => `${n}=http://127.0.0.1:${20001 + i}`).join(',');
@@ -134,6 +134,15 @@ test('a follower far behind catches up through a snapshot of the leader\'s backe
   try {
     const lagging = c.followers()[0]!;
     const idx = c.members.indexOf(lagging);
+    // A watch open on the lagging member survives the snapshot (as etcd's watchers do): its
+    // stream stays open and delivers every write exactly once, in order.
+    const watched: string[] = [];
+    const ws = lagging.newWatchStream();
+    ws.onResponse((r) => {
+      for (const e of r.events ?? []) watched.push(Buffer.from(e.kv.key).toString());
+      return true;
+    });
+    ws.create(watchReq('s', 't'));
     c.bus.isolate(BigInt(lagging.header().member_id as string));
     const lead = c.leader();
     for (let i = 0; i < 120; i++) await lead.put(putReq(`s${String(i).padStart(3, '0')}`, `v${i}`));
@@ -147,6 +156,9 @@ test('a follower far behind catches up through a snapshot of the leader\'s backe
     const r = await lagging.range(rangeReq('s', 't', { serializable: true }));
     assert.equal(r.kvs?.length, 120);
     assert.equal(Buffer.from(r.kvs?.[119]?.value ?? '').toString(), 'v119');
+    await until('the watch to catch up', () => watched.length >= 120);
+    assert.deepEqual(watched, Array.from({ length: 120 }, (_, i) => `s${String(i).padStart(3, '0')}`));
+    ws.close();
     // It goes on applying new writes after the snapshot.
     await lead.put(putReq('after', 'x'));
     await until('the write after the snapshot', async () => (await lagging.range(rangeReq('after', '', { serializable: true }))).kvs?.length === 1);

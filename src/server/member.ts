@@ -1256,9 +1256,9 @@ class EtcdMember implements Member {
 
   /**
    * Replaces the backend with the leader's file for `snap` (received by receiveSnapshot) and
-   * rebuilds everything read from it. Watchers of the old store end (their clients re-watch
-   * from their last revision); entries after the snapshot that the new file already holds
-   * are skipped by the consistent index.
+   * rebuilds everything read from it. Open watch streams move to the new store and their
+   * watchers catch up from its history, as etcd's do (clients see no break); entries after the
+   * snapshot that the new file already holds are skipped by the consistent index.
    */
   private async installSnapshot(snap: Snapshot): Promise<void> {
     const index = snap.metadata.index;
@@ -1268,9 +1268,11 @@ class EtcdMember implements Member {
     failpoint('server.beforeApplySnapshot');
     this.metrics.server.snapshotApplyInProgress.set(1);
     try {
+      const watchStreams = this.st.store.detachStreams();
       await closeMemberState(this.st, true);
       await fsp.rename(dbFile, layout.backendPath);
       this.st = openMemberState(this.config, layout.backendPath, this.tokens);
+      this.st.store.adoptStreams(watchStreams);
     } finally {
       this.metrics.server.snapshotApplyInProgress.set(0);
     }

@@ -20,6 +20,11 @@ export interface FaultContext {
   readonly log: (line: string) => void;
   /** For failpoint faults: `name=action` as FLOE_FAILPOINTS takes it. */
   readonly failpoint?: string;
+  /**
+   * A revision the fault may compact to without taking a live watcher's place or prevKv away
+   * (see Compactor.claim); null while the history has not moved past the last compaction.
+   */
+  readonly compactRevision?: () => number | null;
 }
 
 /** Entries a leader keeps in its log after a snapshot (etcd's and Floe's default): a member
@@ -163,6 +168,20 @@ export async function replaceMember(ctx: FaultContext): Promise<string> {
 }
 
 /**
+ * The revision a compaction fault compacts to: the scenario's safe one when it has a compactor
+ * (waiting up to 5 s for traffic to pass the last compaction), else the current revision.
+ */
+async function compactionTarget(ctx: FaultContext, client: ReturnType<typeof endpointClient>): Promise<number> {
+  if (ctx.compactRevision === undefined) return Number((await client.kv.range({ key: Buffer.from('compaction-probe') })).header!.revision);
+  for (let waited = 0; ; waited += 100) {
+    const rev = ctx.compactRevision();
+    if (rev !== null) return rev;
+    if (waited >= 5_000) throw new Error('no revision past the last compaction to compact to within 5 s');
+    await sleep(100);
+  }
+}
+
+/**
  * Arms a Floe failpoint (FLOE_FAILPOINTS) on a random member by restarting it with the
  * variable, makes the failpoint's code path run, waits for the member to die there, and
  * restarts it without failpoints. Snapshot failpoints: the member is down while enough is
@@ -208,7 +227,7 @@ export async function failpoint(ctx: FaultContext): Promise<string> {
     if (up) {
       const client = endpointClient(c.endpoint(i), 20_000);
       try {
-        const rev = (await client.kv.range({ key: Buffer.from('compaction-probe') })).header!.revision;
+        const rev = await compactionTarget(ctx, client);
         await client.kv.compact({ revision: rev });
       } catch {
         // The member dies while answering (panic): the compaction was applied.

@@ -282,6 +282,7 @@ export class Compactor {
   private stopped = false;
   compactions = 0;
   lastCompacted = 0;
+  private readonly safeRevision: () => number;
   private readonly done: Promise<void>;
 
   /**
@@ -289,15 +290,15 @@ export class Compactor {
    * event whose previous version is compacted away, and cancels a watch behind compaction).
    */
   constructor(endpoints: readonly string[], options: { everyMs: number; keepBehind: number; callTimeoutMs: number; seed: number; safeRevision: () => number }) {
+    this.safeRevision = options.safeRevision;
     const rng = new Rng(options.seed ^ 0xc0c0);
     const clients = endpoints.map((e) => endpointClient(e, options.callTimeoutMs));
     this.done = (async () => {
       while (!this.stopped) {
         await sleep(options.everyMs);
-        const rev = options.safeRevision() - options.keepBehind;
-        if (rev <= this.lastCompacted || this.stopped) continue;
-        // Noted before the call: watchers started from now on must start above it.
-        this.lastCompacted = rev;
+        if (this.stopped) continue;
+        const rev = this.claim(options.keepBehind);
+        if (rev === null) continue;
         try {
           await rng.pick(clients).kv.compact({ revision: rev });
           this.compactions++;
@@ -307,6 +308,18 @@ export class Compactor {
       }
       for (const c of clients) c.close();
     })();
+  }
+
+  /**
+   * A revision `keepBehind` below the safe one to compact to, noted as compacted before any call
+   * (watchers started from now on start above it); null when it would not pass the last one.
+   * Faults that compact (the compaction failpoints) take their revision here too.
+   */
+  claim(keepBehind: number): number | null {
+    const rev = this.safeRevision() - keepBehind;
+    if (!Number.isFinite(rev) || rev <= this.lastCompacted) return null;
+    this.lastCompacted = rev;
+    return rev;
   }
 
   stop(): Promise<void> {
