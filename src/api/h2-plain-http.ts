@@ -25,6 +25,28 @@ interface GrpcHttp2Servers {
   readonly http2Servers: Map<http2.Http2Server, unknown>;
 }
 
+/**
+ * Puts `take` in front of the 'stream' listeners of every HTTP/2 server grpc-js has created so
+ * far (call after createConnectionInjector): `take` returns true when it served the stream,
+ * false to pass it on to the listeners that were there before (grpc-js, or an earlier hook).
+ */
+export function hookGrpcStreams(
+  server: grpc.Server,
+  take: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rawHeaders: string[]) => boolean,
+): void {
+  const internals = server as unknown as GrpcHttp2Servers;
+  assert(internals.http2Servers instanceof Map, 'grpc-js internals changed: no http2Servers map');
+  for (const h2 of internals.http2Servers.keys()) {
+    const previous = h2.listeners('stream') as ((...args: unknown[]) => void)[];
+    assert(previous.length > 0, 'grpc-js internals changed: no stream listener');
+    h2.removeAllListeners('stream');
+    h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+      if (take(stream, headers, rawHeaders)) return;
+      for (const l of previous) l.call(h2, stream, headers, flags, rawHeaders);
+    });
+  }
+}
+
 /** Whether a stream with these headers is a gRPC call (grpc-js's own test). */
 export function isGrpcRequest(headers: http2.IncomingHttpHeaders): boolean {
   const contentType = headers['content-type'];
@@ -37,21 +59,12 @@ export function isGrpcRequest(headers: http2.IncomingHttpHeaders): boolean {
  * Call after createConnectionInjector (and after any other stream hook).
  */
 export function routePlainHttp2(server: grpc.Server, handler: () => PlainHttpHandler | null): void {
-  const internals = server as unknown as GrpcHttp2Servers;
-  assert(internals.http2Servers instanceof Map, 'grpc-js internals changed: no http2Servers map');
-  for (const h2 of internals.http2Servers.keys()) {
-    const previous = h2.listeners('stream') as ((...args: unknown[]) => void)[];
-    assert(previous.length > 0, 'grpc-js internals changed: no stream listener');
-    h2.removeAllListeners('stream');
-    h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
-      const h = isGrpcRequest(headers) ? null : handler();
-      if (h === null) {
-        for (const l of previous) l.call(h2, stream, headers, flags, rawHeaders);
-        return;
-      }
-      const req = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
-      const res = new http2.Http2ServerResponse(stream);
-      h(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
-    });
-  }
+  hookGrpcStreams(server, (stream, headers, rawHeaders) => {
+    const h = isGrpcRequest(headers) ? null : handler();
+    if (h === null) return false;
+    const req = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
+    const res = new http2.Http2ServerResponse(stream);
+    h(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+    return true;
+  });
 }

@@ -30,6 +30,7 @@ import type * as http2 from 'node:http2';
 import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { assert } from '../pkg';
+import { hookGrpcStreams, isGrpcRequest } from './h2-plain-http';
 
 /** The KV methods served here. */
 export const FAST_UNARY_PATHS: readonly string[] = [
@@ -51,7 +52,6 @@ interface RegisteredHandler {
 /** The grpc-js internals read here (grpc-js 1.14); checked at install so a change fails loudly. */
 interface GrpcServerInternals {
   readonly handlers: Map<string, RegisteredHandler>;
-  readonly http2Servers: Map<http2.Http2Server, unknown>;
   onStreamOpened?(stream: http2.ServerHttp2Stream): void;
 }
 
@@ -100,34 +100,26 @@ interface Status {
  */
 export function installUnaryFastPath(server: grpc.Server, limits: FastPathLimits, paths: readonly string[] = FAST_UNARY_PATHS): void {
   const internals = server as unknown as GrpcServerInternals;
-  assert(internals.handlers instanceof Map && internals.http2Servers instanceof Map, 'grpc-js internals changed: no handlers/http2Servers map');
+  assert(internals.handlers instanceof Map, 'grpc-js internals changed: no handlers map');
   const fast = new Map<string, RegisteredHandler>();
   for (const p of paths) {
     const h = internals.handlers.get(p);
     assert(h !== undefined && h.type === 'unary', `fast path: ${p} is not a registered unary method`);
     fast.set(p, h);
   }
-  for (const h2 of internals.http2Servers.keys()) {
-    const grpcListeners = h2.listeners('stream') as ((...args: unknown[]) => void)[];
-    assert(grpcListeners.length > 0, 'grpc-js internals changed: no stream listener');
-    h2.removeAllListeners('stream');
-    h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
-      const h = fast.get(headers[':path'] as string);
-      if (h !== undefined && takes(headers)) {
-        internals.onStreamOpened?.(stream); // grpc-js's idle-connection accounting
-        servedCalls++;
-        serveUnary(stream, headers, h, limits);
-        return;
-      }
-      for (const l of grpcListeners) l.call(h2, stream, headers, ...rest);
-    });
-  }
+  hookGrpcStreams(server, (stream, headers) => {
+    const h = fast.get(headers[':path'] as string);
+    if (h === undefined || !takes(headers)) return false;
+    internals.onStreamOpened?.(stream); // grpc-js's idle-connection accounting
+    servedCalls++;
+    serveUnary(stream, headers, h, limits);
+    return true;
+  });
 }
 
 /** Whether the fast path serves a stream with these headers (see the file comment). */
 function takes(headers: http2.IncomingHttpHeaders): boolean {
-  const contentType = headers['content-type'];
-  if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return false;
+  if (!isGrpcRequest(headers)) return false;
   const encoding = headers['grpc-encoding'];
   return encoding === undefined || encoding === 'identity';
 }

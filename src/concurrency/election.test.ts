@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import type * as pb from '../etcdpb/messages';
-import { putReq, delReq } from '../server/test-util';
+import { putReq, delReq, rangeReq } from '../server/test-util';
 import { campaign, observe } from './election';
 import { lock } from './lock';
 import { call, pendingAfter, startTestServer, text, type TestServer } from './test-server';
@@ -77,22 +77,10 @@ test('a waiting campaign ended by its deadline withdraws its candidacy', async (
   }
 });
 
+/** Counts the keys under `prefix` (one-byte increment of its last byte as the end). */
 function rangeAll(prefix: string): pb.RangeRequest {
-  return {
-    key: Buffer.from(prefix),
-    range_end: Buffer.from(prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)),
-    limit: '0',
-    revision: '0',
-    sort_order: 0,
-    sort_target: 0,
-    serializable: false,
-    keys_only: false,
-    count_only: true,
-    min_mod_revision: '0',
-    max_mod_revision: '0',
-    min_create_revision: '0',
-    max_create_revision: '0',
-  };
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  return rangeReq(prefix, end, { count_only: true });
 }
 
 test('observe streams the first leader, its proclaimed values, then its successor', async () => {
