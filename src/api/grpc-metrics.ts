@@ -17,6 +17,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import type { Counter, CounterVec } from '../metrics';
 import type { GrpcMethodMetrics, GrpcMetrics, GrpcType } from '../metrics';
+import { serializerParts, type PartsSerializer } from './range-passthrough';
 
 /** Where the byte counts go, and etcd_server_client_requests_total (type, client_api_version). */
 export interface ClientBytes {
@@ -98,12 +99,32 @@ function meteredCodecs(m: AnyMethod, bytes: ClientBytes): AnyMethod {
       bytes.received.inc(b.length);
       return decode(b);
     },
-    responseSerialize: (v: unknown): Buffer => {
-      const b = encode(v);
-      bytes.sent.inc(b.length);
-      return b;
-    },
+    responseSerialize: withParts(
+      (v: unknown): Buffer => {
+        const b = encode(v);
+        bytes.sent.inc(b.length);
+        return b;
+      },
+      serializerParts(encode),
+      bytes,
+    ),
   };
+}
+
+/** `serialize` keeping the parts form of the serializer it wraps, counted the same way. */
+function withParts(serialize: (v: unknown) => Buffer, parts: ((v: unknown) => readonly Buffer[] | undefined) | undefined, bytes: ClientBytes): PartsSerializer<unknown> {
+  if (parts === undefined) return serialize;
+  return Object.assign(serialize, {
+    parts: (v: unknown): readonly Buffer[] | undefined => {
+      const p = parts(v);
+      if (p !== undefined) {
+        let n = 0;
+        for (const b of p) n += b.length;
+        bytes.sent.inc(n);
+      }
+      return p;
+    },
+  });
 }
 
 function meteredHandler(m: AnyMethod, mm: GrpcMethodMetrics, h: AnyHandler, requests: ClientRequests | null): AnyHandler {

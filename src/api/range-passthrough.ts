@@ -12,24 +12,38 @@ import type { KVHandlers } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
 import { wireKvsOf } from '../server/range-wire';
 
+/**
+ * A response serializer that can also give the message as a list of buffers to be sent in
+ * order (`parts`), so a large reply is never gathered into one buffer: on this machine the
+ * first write to fresh memory costs ~9 ms per MiB, so one 27 MB copy of a 100k-key range
+ * held the event loop for hundreds of milliseconds (issue 3: reads never stall writes).
+ * `parts` gives undefined for a message it has no parts form of.
+ */
+export type PartsSerializer<T> = ((value: T) => Buffer) & {
+  readonly parts?: (value: T) => readonly Buffer[] | undefined;
+};
+
+/** The parts form of `serialize`, when it has one (see PartsSerializer). */
+export function serializerParts<T>(serialize: (value: T) => Buffer): ((value: T) => readonly Buffer[] | undefined) | undefined {
+  return (serialize as PartsSerializer<T>).parts;
+}
+
 /** A Range response serializer over `encode` (the loader's) that passes wire kvs through. */
-export function passThroughRangeSerializer(encode: (resp: pb.RangeResponse) => Buffer): (resp: pb.RangeResponse) => Buffer {
-  return (resp) => {
+export function passThroughRangeSerializer(encode: (resp: pb.RangeResponse) => Buffer): PartsSerializer<pb.RangeResponse> {
+  const parts = (resp: pb.RangeResponse): Buffer[] | undefined => {
     const chunks = wireKvsOf(resp);
-    if (chunks === undefined) return encode(resp);
+    if (chunks === undefined) return undefined;
     const head = encode({ header: resp.header });
     const tail: pb.RangeResponse = { header: undefined as unknown as pb.ResponseHeader };
     if (resp.more !== undefined) tail.more = resp.more;
     if (resp.count !== undefined) tail.count = resp.count;
-    const rest = encode(tail);
-    let total = head.length + rest.length;
-    for (const c of chunks) total += c.length;
-    const out = Buffer.allocUnsafe(total);
-    let at = head.copy(out, 0);
-    for (const c of chunks) at += c.copy(out, at);
-    rest.copy(out, at);
-    return out;
+    return [head, ...chunks, encode(tail)];
   };
+  const serialize = (resp: pb.RangeResponse): Buffer => {
+    const p = parts(resp);
+    return p === undefined ? encode(resp) : Buffer.concat(p);
+  };
+  return Object.assign(serialize, { parts });
 }
 
 /** `def` (the KV service) with Range's response serializer passing wire kvs through. */

@@ -11,7 +11,12 @@ import { createHash } from 'node:crypto';
 import { FloeError } from '../pkg';
 import type * as pb from '../etcdpb/messages';
 import type { EtcdServerApi, SnapshotStream, WatchStream } from '../server';
+import { etcdServices } from '../etcdpb';
+import { attachWireKvs } from '../server/range-wire';
 import { etcdError } from './errors';
+
+/** Pairs per wire chunk of a range answer (the member's chunks are slices; small here so tests see many). */
+const WIRE_CHUNK_PAIRS = 7;
 
 /** The identities of etcd's default single member (name `default`, default peer URL). */
 export const DOUBLE_CLUSTER_ID = '14841639068965178418'; // cdf818194e3a8c32
@@ -128,7 +133,14 @@ export class MemberDouble implements EtcdServerApi {
 
   async range(req: pb.RangeRequest): Promise<pb.RangeResponse> {
     this.count('range');
-    return this.rangeNow(req);
+    const resp = this.rangeNow(req);
+    if (resp.kvs === undefined || resp.kvs.length === 0) return resp;
+    // As the member answers a range: the pairs in wire form, in chunks (one per slice).
+    const encode = etcdServices().kv.Range.responseSerialize as (r: Partial<pb.RangeResponse>) => Buffer;
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < resp.kvs.length; i += WIRE_CHUNK_PAIRS) chunks.push(encode({ kvs: resp.kvs.slice(i, i + WIRE_CHUNK_PAIRS) }));
+    const { kvs: _kvs, ...rest } = resp;
+    return attachWireKvs(rest as pb.RangeResponse, chunks);
   }
 
   private rangeNow(req: pb.RangeRequest): pb.RangeResponse {
