@@ -214,6 +214,23 @@ test('snapshot: the stream is the backend file followed by its sha256, and opens
   }
 });
 
+test('status: dbSize and dbSizeInUse without a page walk equal what the walk counts', async () => {
+  const m = await openMember(tempDir());
+  try {
+    for (let i = 0; i < 300; i++) await m.put(putReq(`s${i % 120}`, 'x'.repeat(500 + (i % 7) * 100)));
+    await m.deleteRange(delReq('s1', 's2'));
+    await m.compact({ revision: '250', physical: true });
+    await m.put(putReq('after', 'y'));
+    const status = await m.status();
+    const walked = (m as unknown as { db: { stats(): { fileSizeBytes: number; freePages: number; pendingPages: number; pageSize: number } } }).db.stats();
+    assert.equal(Number(status.dbSize), walked.fileSizeBytes);
+    assert.equal(Number(status.dbSizeInUse), walked.fileSizeBytes - (walked.freePages + walked.pendingPages) * walked.pageSize);
+    assert.ok(walked.freePages + walked.pendingPages > 0, 'the case has free pages');
+  } finally {
+    await m.close();
+  }
+});
+
 test('NOSPACE: over the quota puts fail and the alarm is raised; deletes still work; disarm restores puts', async () => {
   const m = await openMember(tempDir(), { quotaBackendBytes: 64 * 1024 });
   try {
