@@ -68,6 +68,8 @@ export interface MemberConfig {
   readonly freelistType: 'map' | 'array';
   /** --max-wals / --max-snapshots: files kept (default 5 each; 0 keeps all). */
   readonly maxWals: number;
+  /** WAL segment size (etcd's 64 MiB; no flag: tests make it small to cut and purge segments). */
+  readonly walSegmentSizeBytes?: number;
   readonly maxSnapshots: number;
   /** --unsafe-no-fsync: skip fdatasync (tests and throwaway clusters only). */
   readonly unsafeNoFsync: boolean;

@@ -45,6 +45,24 @@ test('acknowledged writes survive close and reopen; revisions continue without a
   }
 });
 
+test('a member restarts after --max-wals purged the WAL segment that began at index 0', async () => {
+  const dir = tempDir();
+  const opts = { walSegmentSizeBytes: 16 * 1024, maxWals: 1, snapshotCount: 40, snapshotCatchUpEntries: 5 };
+  let m = await openMember(dir, opts);
+  for (let i = 0; i < 400; i++) await m.put(putReq(`w${i % 50}`, 'v'.repeat(100) + i));
+  await m.close();
+  const segments = fs.readdirSync(path.join(dir, 'member', 'wal')).filter((n) => n.endsWith('.wal'));
+  assert.ok(!segments.includes('0000000000000000-0000000000000000.wal'), `the first segment was purged: ${segments.join(' ')}`);
+  m = await openMember(dir, opts);
+  try {
+    const r = await m.range(rangeReq('w', 'x', { count_only: true }));
+    assert.equal(Number(r.count), 50);
+    assert.equal(Number(r.header.revision), 401);
+  } finally {
+    await m.close();
+  }
+});
+
 test('range honours limit, sort, count_only, keys_only and revision filters as etcd does', async () => {
   const m = await openMember(tempDir());
   try {

@@ -37,7 +37,7 @@ import {
   type AnyConfChange,
   type Message,
 } from '../raft';
-import { WAL, Snapshotter, memberLayout, encodeMemberMetadata, decodeMemberMetadata, type WalMetrics } from '../wal';
+import { WAL, Snapshotter, ERR_SNAP_NO_SNAPSHOT, memberLayout, encodeMemberMetadata, decodeMemberMetadata, type WalMetrics } from '../wal';
 import { Lessor, LeaseIdGenerator, DEFAULT_EXPIRED_BATCH, FOREVER_TTL_SEC } from '../lease';
 import { WatchableStore } from '../mvcc/watchable-store';
 import { META_BUCKET, CONSISTENT_INDEX_KEY, encodeConsistentIndex } from '../mvcc/schema';
@@ -287,10 +287,13 @@ class EtcdMember implements Member {
     const snapshotter = new Snapshotter(layout.snapDir);
     let snap: Snapshot | null = null;
     if (haveWal) {
+      // Only "no snapshot" means starting from the WAL's beginning; any other error (a WAL
+      // that cannot be read) must stop the start, not silently drop the snapshot.
+      const walSnaps = await WAL.validSnapshotEntries(layout.walDir);
       try {
-        snap = await snapshotter.loadNewestAvailable(await WAL.validSnapshotEntries(layout.walDir));
+        snap = await snapshotter.loadNewestAvailable(walSnaps);
       } catch (e) {
-        if (!isFloeError(e)) throw e;
+        if (!isFloeError(e, ERR_SNAP_NO_SNAPSHOT)) throw e;
       }
       if (snap !== null) await recoverSnapshotBackend(layout, snapshotter, snap.metadata.index, cfg.logger);
     }
@@ -323,7 +326,7 @@ class EtcdMember implements Member {
         clusterId = remote.clusterId;
         for (const m of remote.members) membership.save(m.id === memberId ? { ...m, name: cfg.name } : m);
         batch.commit();
-        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync, metrics: walMetrics(cfg.metrics) });
+        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync, metrics: walMetrics(cfg.metrics), ...walSegmentSize(cfg) });
         // No bootstrap entries: the leader sends this member its log (or a snapshot).
         raw = new RawNode({ ...raftBase, id: memberId, applied: 0 });
         start = { applied: 0, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } };
@@ -347,7 +350,7 @@ class EtcdMember implements Member {
         }
         memberId = self.id;
         clusterId = computeClusterId(members.map((m) => m.id));
-        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync, metrics: walMetrics(cfg.metrics) });
+        wal = await WAL.create(layout.walDir, encodeMemberMetadata({ nodeId: memberId, clusterId }), { unsafeNoSync: cfg.unsafeNoFsync, metrics: walMetrics(cfg.metrics), ...walSegmentSize(cfg) });
         raw = new RawNode({ ...raftBase, id: memberId, applied: 0 });
         const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : 1));
         raw.bootstrap(sorted.map((m) => ({ id: m.id, context: Buffer.from(encodeMemberJson(m)) })));
@@ -355,7 +358,7 @@ class EtcdMember implements Member {
         start = { applied: 0, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } };
       } else {
         wal = await WAL.open(layout.walDir, snap === null ? { index: 0, term: 0 } : { index: snap.metadata.index, term: snap.metadata.term }, {
-          unsafeNoSync: cfg.unsafeNoFsync, metrics: walMetrics(cfg.metrics),
+          unsafeNoSync: cfg.unsafeNoFsync, metrics: walMetrics(cfg.metrics), ...walSegmentSize(cfg),
         });
         const contents = await wal.readAll();
         const meta = decodeMemberMetadata(contents.metadata);
@@ -1861,4 +1864,9 @@ function txnAllSerializable(r: pb.TxnRequest): boolean {
     }
   }
   return true;
+}
+
+/** The WAL's segment size option when the config sets one (tests). */
+function walSegmentSize(cfg: MemberConfig): { segmentSizeBytes?: number } {
+  return cfg.walSegmentSizeBytes === undefined ? {} : { segmentSizeBytes: cfg.walSegmentSizeBytes };
 }

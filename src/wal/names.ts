@@ -92,6 +92,21 @@ export function sequenceGap(names: readonly SegmentName[]): { before: SegmentNam
 }
 
 /**
+ * Every segment, oldest first, as etcd's ValidSnapshotEntries reads them: the oldest may start
+ * after index 0 once older ones were purged (--max-wals). Throws `wal: file not found` when
+ * there are none or one in the middle is missing.
+ */
+export async function allSegments(dir: string): Promise<SegmentName[]> {
+  const names = await readSegmentNames(dir);
+  if (names.length === 0) throw walError(ERR_WAL_FILE_NOT_FOUND, `wal: file not found: no .wal files in ${dir}`);
+  const gap = sequenceGap(names);
+  if (gap !== null) {
+    throw walError(ERR_WAL_FILE_NOT_FOUND, `wal: file not found: segment sequence breaks between ${gap.before.name} and ${gap.after.name} in ${dir}`);
+  }
+  return names;
+}
+
+/**
  * The segments a reader starting at snapshot `index` must read, in order. Throws
  * `wal: file not found` when there are none, none covers the index, or one is missing.
  */
@@ -108,10 +123,7 @@ export async function selectSegments(dir: string, index: number): Promise<Segmen
   const selected = names.slice(at);
   const gap = sequenceGap(selected);
   if (gap !== null) {
-    throw walError(
-      ERR_WAL_FILE_NOT_FOUND,
-      `wal: file not found: segment sequence breaks between ${gap.before.name} and ${gap.after.name} in ${dir}`,
-    );
+    throw walError(ERR_WAL_FILE_NOT_FOUND, `wal: file not found: segment sequence breaks between ${gap.before.name} and ${gap.after.name} in ${dir}`);
   }
   return selected;
 }

@@ -341,10 +341,13 @@ describe('WAL', () => {
       assert.deepEqual(w.heldSegments(), held.slice(-1), 'the tail is never released');
 
       await w.saveSnapshot({ index: 300, term: 1 });
+      await w.save(hs(1, 300), []);
       assert.deepEqual(await w.purge(2), held.slice(0, held.length - 2));
       assert.deepEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.wal')).sort(), held.slice(-2));
       await w.close();
 
+      // A restart finds its snapshot in what is left: the first segment (index 0) is gone.
+      assert.deepEqual(await WAL.validSnapshotEntries(dir), [{ index: 300, term: 1 }]);
       const r = await reopen(dir, { index: 300, term: 1 });
       assert.equal(r.entries.length, 0);
       await r.w.close();

@@ -44,7 +44,7 @@ import {
 import { FilePipeline } from './file-pipeline';
 import { fsyncDir } from './fsync-dir';
 import { silentWalLogger, type WalLogger } from './logger';
-import { readSegmentNames, selectSegments, walExists, walName, parseWalName, type SegmentName } from './names';
+import { allSegments, readSegmentNames, selectSegments, walExists, walName, parseWalName, type SegmentName } from './names';
 import {
   decodeEntry,
   decodeHardState,
@@ -209,7 +209,7 @@ export class WAL {
    * ValidSnapshotEntries): the snapshots a restarting member may start from. Read-only.
    */
   static async validSnapshotEntries(dir: string): Promise<WalSnapshot[]> {
-    const segments = await selectSegments(dir, 0);
+    const segments = await allSegments(dir);
     const snaps: WalSnapshot[] = [];
     let state = EMPTY_HARD_STATE;
     await scanSegments(dir, segments, (rec) => {
