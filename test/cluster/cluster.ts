@@ -483,11 +483,14 @@ export class Cluster {
     }
   }
 
-  /** `endpoint hashkv --rev=rev` of every given member: name → hash. */
+  /**
+   * `endpoint hashkv --rev=rev` of every given member: name → hash. HashKV reads every
+   * revision, seconds at a million keys, so etcdctl gets 60 s instead of its default 5 s.
+   */
   async hashKv(rev: bigint, indices: readonly number[] = this.running()): Promise<Map<string, string>> {
     const hashes = new Map<string, string>();
     for (const i of indices) {
-      const text = await this.ctlOk(['endpoint', 'hashkv', `--rev=${rev}`, '-w', 'json'], { endpoints: this.endpoint(i) });
+      const text = await this.ctlOk(['endpoint', 'hashkv', `--rev=${rev}`, '--command-timeout=60s', '-w', 'json'], { endpoints: this.endpoint(i), timeoutMs: 70_000 });
       const list = parseJsonExact(text) as Array<{ HashKV: { hash?: unknown; header: { revision?: unknown } } }>;
       hashes.set(this.slot(i).name, String(list[0]?.HashKV.hash ?? 0));
     }
