@@ -217,19 +217,23 @@ test('resumable: a new watcher from the last revision seen + 1 continues exactly
 test('a snapshot replaces the store: open streams move over and their watchers resume in place', async () => {
   const { dir, cleanup } = tempDir();
   // `old` is the member's store; `next` the snapshot's, which has the same first revisions
-  // and went on (as a leader's does while the member was away), then compacted at 5.
+  // and went on (as a leader's does while the member was away), then compacted at 3.
   const old = openStore(path.join(dir, 'old'));
   const next = openStore(path.join(dir, 'next'));
   try {
-    for (const s of [old, next]) for (let i = 0; i < 4; i++) s.store.put(b(`k${i % 2}`), b(`${i}`)); // 2..5
-    for (let i = 4; i < 10; i++) next.store.put(b(`k${i % 2}`), b(`${i}`)); // 6..11
-    await next.store.compact(5);
+    const both = (from: number, to: number, stores = [old, next]): void => {
+      for (const s of stores) for (let i = from; i < to; i++) s.store.put(b(`k${i % 2}`), b(`${i}`));
+    };
+    both(0, 4); // revisions 2..5
     const ws = old.store.newWatchStream({ maxQueuedResponses: 2 });
-    const live = ws.watch({ key: b('k'), end: b('l'), prevKv: true }); // synced, next is 6
-    const lagging = ws.watch({ key: b('k0'), startRevision: 3 }); // compacted away in `next`
+    const live = ws.watch({ key: b('k'), end: b('l'), prevKv: true }); // synced from 6
+    const lagging = ws.watch({ key: b('k0'), startRevision: 2 }); // compacted away in `next`
     const future = ws.watch({ key: b('k1'), startRevision: 11 });
+    both(4, 6); // 6..7: `live` is sent them by the old store and stays synced
+    both(6, 10, [next]); // 8..11
+    await next.store.compact(3);
     const quiet = old.store.newWatchStream();
-    const other = quiet.watch({ key: b('k1'), startRevision: 9 }); // unsynced when detached
+    const other = quiet.watch({ key: b('k1'), startRevision: 4 }); // unsynced when detached
 
     const moved = old.store.detachStreams();
     await closeStore(old); // the streams stay open
@@ -242,9 +246,9 @@ test('a snapshot replaces the store: open streams move over and their watchers r
     const rs = await drain(ws, 10);
     const liveEvents = rs.filter((r) => r.watchId === live).flatMap((r) => r.events).map((e) => `${e.kv.key}=${e.kv.value}@${e.kv.modRevision} prev ${e.prevKv?.value.toString()}`);
     assert.deepEqual(liveEvents, ['k0=4@6 prev 2', 'k1=5@7 prev 3', 'k0=6@8 prev 4', 'k1=7@9 prev 5', 'k0=8@10 prev 6', 'k1=9@11 prev 7', 'k1=after@12 prev 9'], 'from its place, nothing lost or repeated');
-    assert.deepEqual(summary(rs.filter((r) => r.watchId === lagging)), [`${lagging}@0 compacted 5: `]);
+    assert.deepEqual(summary(rs.filter((r) => r.watchId === lagging)), [`${lagging}@0 compacted 3: `]);
     assert.deepEqual(summary(rs.filter((r) => r.watchId === future)), [`${future}@12: put k1=9@11, put k1=after@12`]);
-    assert.deepEqual(summary(await drain(quiet)), [`${other}@12: put k1=7@9, put k1=9@11, put k1=after@12`]);
+    assert.deepEqual(summary(await drain(quiet)), [`${other}@12: put k1=3@5, put k1=5@7, put k1=7@9, put k1=9@11, put k1=after@12`]);
     ws.close();
     quiet.close();
     assert.equal(next.store.streamCount, 0);

@@ -105,10 +105,14 @@ export class WatchableStore extends KvStore implements WatchHost {
    */
   detachStreams(): DetachedStreams {
     const streams = [...this.streams];
+    const sentUpTo = this.currentRevision;
     for (const ws of streams) {
       for (const w of ws.watcherList) {
         if (w.state !== 'synced') continue;
         this.synced.delete(w);
+        // notify() leaves a synced watcher's minRev where it joined; being synced means it
+        // was sent everything up to now, which is where it resumes.
+        w.minRev = Math.max(w.minRev, sentUpTo + 1);
         w.state = 'unsynced';
         this.unsynced.add(w);
       }

@@ -89,6 +89,13 @@ test('an event before the start revision breaks "resumable"', () => {
   assert.deepEqual(validateWatches([watch([R.r4], { startRevision: 0, createdRevision: 3 })], writes), []);
 });
 
+test('a txn\'s events may come in any order inside their revision: a watch starting there is still resumable', () => {
+  // The history merged from watches has a revision's events in key order (a, b); the server
+  // sends them in the txn's op order, which may be b first.
+  assert.deepEqual(validateWatches([watch([events(4, ev('b', 4), ev('a', 4)), R.r56], { startRevision: 4 })], writes), []);
+  assert.deepEqual(properties([watch([events(4, ev('b', 4)), R.r56], { startRevision: 4 })]), ['atomic']);
+});
+
 test('a watch that skips the first change at or after its start breaks "resumable"', () => {
   const props = properties([watch([R.r4, R.r56], { startRevision: 3 })]);
   assert.ok(props.includes('resumable') && props.includes('reliable'), props.join());
