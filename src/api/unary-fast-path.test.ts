@@ -36,7 +36,11 @@ function outcome(h: Harness, method: string, req: unknown, md: Metadata = new Me
   return new Promise((resolve) => {
     kv[method]!(req, md, (e, r) => {
       if (e === null) resolve({ ok: r });
-      else resolve({ code: e.code, details: e.details, metadata: e.metadata.getMap() });
+      else {
+        // The date header differs when the two calls straddle a second (as in raw()).
+        const { date: _date, ...metadata } = e.metadata.getMap();
+        resolve({ code: e.code, details: e.details, metadata });
+      }
     });
   });
 }
