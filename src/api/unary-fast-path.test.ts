@@ -62,9 +62,9 @@ interface RawAnswer {
 }
 
 /** A raw HTTP/2 unary exchange: the given headers and body bytes, the whole answer back. */
-function raw(h: Harness, path: string, body: Buffer, extra: Record<string, string> = {}): Promise<RawAnswer> {
+function raw(h: Harness, path: string, body: Buffer, extra: Record<string, string> = {}, started?: (session: http2.ClientHttp2Session) => void, settings?: http2.Settings): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${h.endpoint}`);
+    const session = http2.connect(`http://${h.endpoint}`, settings === undefined ? {} : { settings });
     session.on('error', reject);
     const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...extra });
     let headers: Record<string, unknown> = {};
@@ -80,6 +80,7 @@ function raw(h: Harness, path: string, body: Buffer, extra: Record<string, strin
     });
     req.on('error', reject);
     req.end(body);
+    started?.(session);
   });
 }
 
@@ -154,6 +155,19 @@ test('an expired grpc-timeout gives the same DEADLINE_EXCEEDED answer on both pa
     await gate;
     for (let i = 0; i < 200 && fast.member.revision !== slow.member.revision; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(fast.member.revision, slow.member.revision, 'both late puts applied');
+  }
+});
+
+test('a deadline that expires while an answer is being sent does not start a second answer', async () => {
+  // The client opens with a zero stream window: the server answers, but its body cannot go
+  // out, so the trailers wait and the 50 ms deadline fires in between. Starting a second
+  // response there used to throw ERR_HTTP2_HEADERS_SENT and end the process. 150 ms in, the
+  // client opens the window and must get one whole answer.
+  for (const h of [fast, slow]) {
+    const reopen = (session: http2.ClientHttp2Session): void => void setTimeout(() => session.settings({ initialWindowSize: 65535 }), 150);
+    const a = await raw(h, PUT, frame(putBytes('late', 'v')), { 'grpc-timeout': '50m' }, reopen, { initialWindowSize: 0 });
+    const status = a.trailers['grpc-status'] ?? a.headers['grpc-status'];
+    assert.ok(status === '0' || status === '4', `one whole answer (status ${String(status)})`);
   }
 });
 

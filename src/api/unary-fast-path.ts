@@ -183,6 +183,8 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
   // An error event is always followed by close, which is where the call ends.
   stream.once('error', () => undefined);
   let done = false;
+  /** Set once an answer has begun (headers sent): nothing later may start another. */
+  let answered = false;
   let call: FastUnaryCall | null = null;
   let timer: NodeJS.Timeout | null = null;
 
@@ -206,7 +208,8 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
     return !done;
   };
   const sendStatus = (s: Status): void => {
-    if (!live()) return;
+    if (!live() || answered) return;
+    answered = true;
     const trailers: http2.OutgoingHttpHeaders = {
       'grpc-status': s.code,
       'grpc-message': encodeURI(s.details),
@@ -218,7 +221,7 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
     finish();
   };
   const respond: grpc.sendUnaryData<unknown> = (err, value, trailer) => {
-    if (!live()) return;
+    if (!live() || answered) return;
     if (err) {
       sendStatus(serverErrorToStatus(err, trailer));
       return;
@@ -240,6 +243,10 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
     }
     const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': grpc.status.OK, 'grpc-message': 'OK' };
     if (trailer !== undefined && trailer !== null) Object.assign(trailers, trailer.toHttp2Headers());
+    // From here the answer is committed: a deadline that fires before the trailers go out (the
+    // body is still being flushed) must not start a second response on the stream.
+    answered = true;
+    if (timer !== null) clearTimeout(timer);
     stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
     stream.once('wantTrailers', () => {
       stream.sendTrailers(trailers);
