@@ -106,11 +106,19 @@ function varintBytes(v: bigint): number {
 }
 
 /** A header field as an unsigned 64-bit value, or FALLBACK for shapes left to the loader. */
+/** Header ids seen as text (cluster and member ids past 2^53), parsed once each; bounded. */
+const parsedIds = new Map<string, bigint | typeof FALLBACK>();
+const PARSED_IDS_MAX = 64;
+
 function headerValue(v: unknown): bigint | typeof FALLBACK {
   if (typeof v === 'string') {
-    if (!/^[0-9]{1,20}$/.test(v)) return FALLBACK;
-    const b = BigInt(v);
-    return b < TWO_64 ? b : FALLBACK;
+    const known = parsedIds.get(v);
+    if (known !== undefined) return known;
+    const b = /^[0-9]{1,20}$/.test(v) ? BigInt(v) : null;
+    const out = b !== null && b < TWO_64 ? b : FALLBACK;
+    if (parsedIds.size >= PARSED_IDS_MAX) parsedIds.clear();
+    parsedIds.set(v, out);
+    return out;
   }
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
   return FALLBACK;

@@ -19,7 +19,8 @@
  * and messages for a missing or second request message, a message over the receive limit, an
  * undecodable request, a handler that throws, a response over the send limit, an expired or
  * malformed grpc-timeout; a success is response headers, one message, trailers; a failure
- * before any message is a trailers-only response.
+ * before any message is a trailers-only response. One difference: no `date` header (grpc-js
+ * sends Node's; etcd's grpc-go sends none, and it costs a header on every answer).
  *
  * Not taken (left to grpc-js): other methods, a content-type that is not application/grpc*
  * (grpc-js answers 415), and a request with a grpc-encoding other than identity
@@ -80,6 +81,10 @@ const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = {
   'grpc-accept-encoding': 'identity,deflate,gzip',
   'grpc-encoding': 'identity',
 };
+
+/** respond() options; `sendDate` is Node's (processHeaders), missing from its typings. */
+const STATUS_ONLY = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
+const WITH_TRAILERS = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
 
 let servedCalls = 0;
 
@@ -217,7 +222,7 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
       'content-type': 'application/grpc+proto',
     };
     if (s.metadata !== null) Object.assign(trailers, s.metadata.toHttp2Headers());
-    stream.respond(trailers, { endStream: true });
+    stream.respond(trailers, STATUS_ONLY);
     finish();
   };
   const respond: grpc.sendUnaryData<unknown> = (err, value, trailer) => {
@@ -247,7 +252,7 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
     // body is still being flushed) must not start a second response on the stream.
     answered = true;
     if (timer !== null) clearTimeout(timer);
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    stream.respond(RESPONSE_HEADERS, WITH_TRAILERS);
     stream.once('wantTrailers', () => {
       stream.sendTrailers(trailers);
       finish();

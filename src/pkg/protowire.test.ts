@@ -34,6 +34,34 @@ test('malformed input is refused, never read past the end', () => {
   assert.throws(() => [...readFields(Buffer.from([0x00, 0x00]))], /field number 0/);
 });
 
+/** The varint of a uint64 the plain way, 7 bits at a time: the reference for putVarintBig. */
+function referenceVarint(v: bigint): number[] {
+  const out: number[] = [];
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return out;
+}
+
+test('putVarintBig and varintSizeBig agree with the plain encoding at every 7-bit edge, around 2^53, and at random', () => {
+  const values: bigint[] = [0n, 1n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 64n - 1n];
+  for (let k = 1; k <= 9; k++) values.push(2n ** BigInt(7 * k) - 1n, 2n ** BigInt(7 * k), 2n ** BigInt(7 * k) + 1n);
+  let x = 0x9e3779b97f4a7c15n;
+  for (let i = 0; i < 500; i++) {
+    x = (x * 6364136223846793005n + 1442695040888963407n) & (2n ** 64n - 1n);
+    values.push(x >> BigInt(i % 64));
+  }
+  for (const v of values) {
+    const want = referenceVarint(v);
+    const buf = Buffer.alloc(12);
+    const end = putVarintBig(buf, 1, v);
+    assert.deepEqual([...buf.subarray(1, end)], want, `bytes of ${v}`);
+    assert.equal(varintSizeBig(v), want.length, `size of ${v}`);
+  }
+});
+
 test('putVarintBig writes what readFields reads, at every width edge up to 2^64-1', () => {
   for (const v of [0n, 127n, 128n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n]) {
     const buf = Buffer.alloc(11);

@@ -26,14 +26,13 @@ export function varintSize(v: number): number {
   return n;
 }
 
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Bytes the varint of a uint64 bigint takes. */
 export function varintSizeBig(v: bigint): number {
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
+  // Without a bigint per 7 bits: ids and int64 two's complements are written on hot paths.
+  if (v <= MAX_SAFE_BIG) return varintSize(Number(v));
+  return v < 1n << 56n ? 8 : v < 1n << 63n ? 9 : 10;
 }
 
 /** Writes the varint of `v` (a non-negative safe integer) at `pos`; returns the next position. */
@@ -51,11 +50,16 @@ export function putVarint(buf: Uint8Array, pos: number, v: number): number {
  * complement) at `pos`; returns the next position.
  */
 export function putVarintBig(buf: Uint8Array, pos: number, v: bigint): number {
-  while (v >= 0x80n) {
-    buf[pos++] = Number(v & 0x7fn) | 0x80;
-    v >>= 7n;
+  if (v <= MAX_SAFE_BIG) return putVarint(buf, pos, Number(v));
+  // Two 32-bit halves, shifted as numbers: two bigint operations instead of one per 7 bits.
+  let lo = Number(v & 0xffffffffn) >>> 0;
+  let hi = Number(v >> 32n) >>> 0;
+  while (hi !== 0 || lo >= 0x80) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
   }
-  buf[pos++] = Number(v);
+  buf[pos++] = lo;
   return pos;
 }
 

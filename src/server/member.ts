@@ -1385,10 +1385,14 @@ class EtcdMember implements Member {
     return this.headerAt(this.store.currentRevision);
   }
 
+  /** cluster_id and member_id as every response header carries them, made once. */
+  private wireIds: { readonly cluster: pb.Int64Like | undefined; readonly member: pb.Int64Like | undefined } | null = null;
+
   private headerAt(revision: number): pb.ResponseHeader {
+    const ids = (this.wireIds ??= { cluster: wireInt(this.clusterId), member: wireInt(this.memberId) });
     const h: pb.ResponseHeader = {
-      cluster_id: wireInt(this.clusterId),
-      member_id: wireInt(this.memberId),
+      cluster_id: ids.cluster,
+      member_id: ids.member,
       raft_term: this.term === 0 ? undefined : this.term,
     };
     if (revision !== 0) h.revision = revision;

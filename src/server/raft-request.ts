@@ -13,6 +13,7 @@ import * as protobuf from 'protobufjs';
 import { assert, FloeError, putVarint, putVarintBig, varintSize, varintSizeBig } from '../pkg';
 import { findProtoDir } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
+import { decodePutFast } from './raft-request-fast';
 
 /** etcd's v2 Request as far as the member uses it. */
 export interface V2Request {
@@ -208,6 +209,11 @@ function encodePutFast(req: RaftRequestIn): Uint8Array | null {
 
 /** Decodes an entry's payload; throws FloeError ERR_BAD_ENTRY when it is not an InternalRaftRequest. */
 export function decodeRaftRequest(data: Uint8Array): RaftRequest {
+  return decodePutFast(data) ?? decodeRaftRequestReflective(data);
+}
+
+/** The reflective decoder (protobufjs): every request shape. */
+export function decodeRaftRequestReflective(data: Uint8Array): RaftRequest {
   const t = types().internal;
   try {
     return t.toObject(t.decode(data), TO_OBJECT) as unknown as RaftRequest;
