@@ -11,8 +11,8 @@
  * A simple token names the raft entry that made it; a member that has not applied that entry
  * yet holds the call until it has (bounded), as etcd's index waiter does.
  */
-import type * as grpc from '@grpc/grpc-js';
 import type { CallIdentity, EtcdServerApi } from '../server';
+import { metadataValue } from './call';
 import { clientCommonName, type CallWithPeer } from './tls-identity';
 
 type AnyHandler = (call: unknown, callback?: unknown) => void;
@@ -22,14 +22,13 @@ const TOKEN_KEYS = ['token', 'authorization'] as const;
 
 /** The credentials a call presents, or null when it presents none. */
 export function callIdentity(call: unknown): CallIdentity | null {
-  const md = (call as { metadata?: grpc.Metadata }).metadata;
   for (const k of TOKEN_KEYS) {
-    const v = md?.get(k)[0];
+    const v = metadataValue(call, k);
     if (v !== undefined) return { token: typeof v === 'string' ? v : v.toString('utf8'), commonName: null };
   }
   // A call the JSON gateway relays carries the gateway's certificate, not the user's: etcd
   // ignores the common name of a call marked with the gateway's Grpcgateway-Accept header.
-  if (md !== undefined && md.get('grpcgateway-accept').length > 0) return null;
+  if (metadataValue(call, 'grpcgateway-accept') !== undefined) return null;
   const cn = clientCommonName(call as CallWithPeer);
   if (cn !== undefined && cn !== '') return { token: null, commonName: cn };
   return null;

@@ -7,6 +7,7 @@
  *   goes to another member instead of waiting on a partitioned one.
  */
 import type * as grpc from '@grpc/grpc-js';
+import { metadataValue } from './call';
 import { etcdError, toServiceError } from './errors';
 
 /** Whether the member is a learner right now (it changes when a learner is promoted). */
@@ -30,7 +31,7 @@ export function guardCalls<H extends object>(member: LearnerState, handlers: H):
   const out: Record<string, AnyHandler> = {};
   for (const [method, h] of Object.entries(handlers as Record<string, AnyHandler>)) {
     out[method] = (call, callback) => {
-      const requireLeader = (call as grpc.ServerUnaryCall<unknown, unknown>).metadata?.get('hasleader')[0] === 'true';
+      const requireLeader = metadataValue(call, 'hasleader') === 'true';
       if (requireLeader && !member.hasLeader) {
         const noLeader = toServiceError(etcdError('NO_LEADER'));
         if (typeof callback === 'function') (callback as grpc.sendUnaryData<unknown>)(noLeader);

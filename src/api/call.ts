@@ -32,6 +32,22 @@ export function toGrpcError(e: unknown): grpc.ServiceError {
   });
 }
 
+/** A call that can answer one metadata key without building its whole grpc.Metadata (the fast path's). */
+export interface MetadataPeek {
+  /** The key's first value as grpc-js's Metadata would give it; undefined when absent. */
+  metadataValue(key: string): string | Buffer | undefined;
+}
+
+/**
+ * The first value of metadata `key` on a call (a grpc-js call or the fast path's), as
+ * `call.metadata.get(key)[0]`; undefined when the call has no such key or no metadata.
+ */
+export function metadataValue(call: unknown, key: string): string | Buffer | undefined {
+  const peek = (call as Partial<MetadataPeek>).metadataValue;
+  if (typeof peek === 'function') return peek.call(call, key);
+  return (call as { metadata?: grpc.Metadata }).metadata?.get(key)[0];
+}
+
 /**
  * A unary handler from an async function of the request. A synchronous throw (a failed
  * request check) and a rejection are answered alike.

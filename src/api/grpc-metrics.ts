@@ -17,6 +17,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import type { Counter, CounterVec } from '../metrics';
 import type { GrpcMethodMetrics, GrpcMetrics, GrpcType } from '../metrics';
+import { metadataValue } from './call';
 import { serializerParts, type PartsSerializer } from './range-passthrough';
 
 /** Where the byte counts go, and etcd_server_client_requests_total (type, client_api_version). */
@@ -36,7 +37,7 @@ class ClientRequests {
   constructor(private readonly vec: CounterVec) {}
 
   count(type: 'unary' | 'stream', call: unknown): void {
-    const v = (call as { metadata?: grpc.Metadata }).metadata?.get(CLIENT_API_VERSION_KEY)[0];
+    const v = metadataValue(call, CLIENT_API_VERSION_KEY);
     const version = typeof v === 'string' ? v : 'unknown';
     const byVersion = type === 'unary' ? this.unary : this.stream;
     let c = byVersion.get(version);

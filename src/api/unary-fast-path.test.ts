@@ -14,7 +14,8 @@ import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { etcdServices } from '../etcdpb';
 import { Rng } from '../pkg/rng';
 import { startHarness, type Harness } from './test-harness';
-import { fastPathServedCalls } from './unary-fast-path';
+import { FastUnaryCall, fastPathServedCalls } from './unary-fast-path';
+import { metadataValue } from './call';
 
 const MAX_REQUEST_BYTES = 4096;
 let fast: Harness;
@@ -231,4 +232,26 @@ test('a random mix of KV calls gets the same answers on both paths', async () =>
     console.error(`unary-fast-path random mix failed; replay with FLOE_SEED=${seed}`);
     throw e;
   }
+});
+
+test('a fast call answers metadata keys as grpc-js metadata would, without building it for plain text', () => {
+  const headers: http2.IncomingHttpHeaders = {
+    ':path': PUT,
+    token: 'abc.def',
+    hasleader: 'true',
+    'client-api-version': '3.4',
+    joined: 'a, b',
+    twice: ['x', 'y'] as unknown as string,
+    odd: 'caf\u00e9',
+    'trace-bin': Buffer.from('hi').toString('base64'),
+    'grpc-timeout': '5S',
+    'content-type': 'application/grpc',
+  };
+  const keys = ['token', 'hasleader', 'client-api-version', 'joined', 'twice', 'odd', 'trace-bin', 'grpc-timeout', 'content-type', 'missing', ':path'];
+  const call = new FastUnaryCall(PUT, headers, {} as http2.ServerHttp2Stream, Infinity, undefined);
+  for (const k of keys) assert.deepEqual(metadataValue(call, k), call.metadata.get(k)[0], k);
+  const plain = new FastUnaryCall(PUT, { token: 't', hasleader: 'true' }, {} as http2.ServerHttp2Stream, Infinity, undefined);
+  assert.equal(metadataValue(plain, 'token'), 't');
+  assert.equal(metadataValue(plain, 'hasleader'), 'true');
+  assert.equal((plain as unknown as { built: unknown }).built, null, 'plain text keys never built the metadata');
 });

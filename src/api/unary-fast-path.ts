@@ -86,6 +86,14 @@ const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = {
 const STATUS_ONLY = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
 const WITH_TRAILERS = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
 
+/** grpc-js keeps a text value only when it is printable ASCII (metadata.js validate). */
+const LEGAL_TEXT = /^[ -~]*$/;
+
+/** A header value grpc-js's Metadata holds exactly as sent: one printable ASCII string. */
+function isPlainText(v: string | string[] | undefined): v is string {
+  return typeof v === 'string' && LEGAL_TEXT.test(v);
+}
+
 let servedCalls = 0;
 
 /** How many calls the fast path has taken in this process (tests check it is in use). */
@@ -131,21 +139,45 @@ function takes(headers: http2.IncomingHttpHeaders): boolean {
 }
 
 /** The call object the registered handler chain sees (a grpc-js ServerUnaryCall's surface). */
-class FastUnaryCall extends EventEmitter {
+export class FastUnaryCall extends EventEmitter {
   cancelled = false;
   request: unknown = null;
   /** tls-identity.ts follows call.call.stream.session.socket to the connection. */
   readonly call: { readonly stream: http2.ServerHttp2Stream };
 
+  private built: grpc.Metadata | null = null;
+
   constructor(
     private readonly path: string,
-    readonly metadata: grpc.Metadata,
+    private readonly headers: http2.IncomingHttpHeaders,
     private readonly stream: http2.ServerHttp2Stream,
     private readonly deadline: number,
     private readonly host: string | undefined,
   ) {
     super();
     this.call = { stream };
+  }
+
+  /** The request's metadata as grpc-js builds it, made on first use (most calls never ask). */
+  get metadata(): grpc.Metadata {
+    if (this.built === null) {
+      const md = grpc.Metadata.fromHttp2Headers(this.headers);
+      for (const k of TRANSPORT_HEADERS) md.remove(k);
+      this.built = md;
+    }
+    return this.built;
+  }
+
+  /**
+   * metadata.get(key)[0] without building the metadata (call.ts MetadataPeek), for the plain
+   * case: a text key sent once. A binary key, a repeated or comma-joined value, or a transport
+   * header take the metadata itself, so the answer is always grpc-js's.
+   */
+  metadataValue(key: string): string | Buffer | undefined {
+    const v = this.headers[key];
+    if (v === undefined) return undefined;
+    if (isPlainText(v) && !key.endsWith('-bin') && !TRANSPORT_HEADERS.includes(key) && !key.startsWith(':')) return v;
+    return this.metadata.get(key)[0];
   }
 
   getPeer(): string {
@@ -198,12 +230,15 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
     if (timer !== null) clearTimeout(timer);
     // grpc-js marks a started call cancelled and emits 'cancelled' whenever it ends, answered
     // or not (notifyOnCancel); handlers may rely on either, so the same happens here.
+    // Without a listener (the KV handlers have none) only the flag is left to set.
     if (call !== null) {
       const c = call;
-      process.nextTick(() => {
-        c.cancelled = true;
-        c.emit('cancelled', 'cancelled');
-      });
+      if (c.listenerCount('cancelled') === 0) c.cancelled = true;
+      else
+        process.nextTick(() => {
+          c.cancelled = true;
+          c.emit('cancelled', 'cancelled');
+        });
     }
     // Unread request bytes are flushed, as grpc-js does.
     stream.resume();
@@ -270,9 +305,9 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
     stream.end(); // uncorks: the parts go out in one writev
   };
 
-  const metadata = grpc.Metadata.fromHttp2Headers(headers);
-  const timeout = metadata.get('grpc-timeout');
-  for (const k of TRANSPORT_HEADERS) metadata.remove(k);
+  // grpc-timeout as grpc-js reads it (its first value, through Metadata when unusual).
+  const rawTimeout = headers['grpc-timeout'];
+  const timeout = rawTimeout === undefined ? [] : isPlainText(rawTimeout) ? [rawTimeout] : grpc.Metadata.fromHttp2Headers(headers).get('grpc-timeout');
   let deadline = Infinity;
   if (timeout.length > 0) {
     const text = String(timeout[0]);
@@ -332,7 +367,7 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
       sendStatus({ code: grpc.status.INTERNAL, details: SEND_ERROR_DETAILS ? `Error deserializing request: ${errorMessage(e)}` : 'Error deserializing request', metadata: null });
       return;
     }
-    call = new FastUnaryCall(h.path, metadata, stream, deadline, host);
+    call = new FastUnaryCall(h.path, headers, stream, deadline, host);
     call.request = request;
     try {
       h.func(call, respond);

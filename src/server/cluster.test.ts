@@ -223,3 +223,24 @@ test('member add of a voter that never starts is refused by the strict check; a 
     await c.close();
   }
 });
+
+test('a write the cluster cannot commit fails at the request timeout with etcd\'s error', { timeout: 20_000 }, async () => {
+  const c = await startCluster();
+  try {
+    const old = c.leader();
+    c.bus.isolate(BigInt(old.header().member_id as string));
+    const start = Date.now();
+    const err = await old.put(putReq('stuck', 'v')).then(
+      () => assert.fail('a write without a quorum was acknowledged'),
+      (e: unknown) => e as Error,
+    );
+    const elapsed = Date.now() - start;
+    // The leader stepped down meanwhile (check-quorum), so the error names its failure.
+    assert.match(err.message, /^etcdserver: request timed out/);
+    const timeoutMs = 5000 + 2 * 100;
+    assert.ok(elapsed >= timeoutMs - 5 && elapsed < timeoutMs + 1000, `failed after ${elapsed} ms (timeout ${timeoutMs} ms)`);
+    c.bus.heal();
+  } finally {
+    await c.close();
+  }
+});

@@ -115,7 +115,14 @@ interface ApplyResult {
 interface Waiter {
   resolve(r: ApplyResult): void;
   reject(e: unknown): void;
+  /** When the proposal fails with etcd's timeout error (sweepWaiters). */
+  readonly deadline: number;
+  /** The leader when it was proposed: a timeout after a change names the leader's failure. */
+  readonly leadAtStart: bigint;
 }
+
+/** How often proposals past their deadline are failed (their timeout's granularity). */
+const WAITER_SWEEP_MS = 50;
 
 interface ReadWaiter {
   resolve(): void;
@@ -170,6 +177,7 @@ class EtcdMember implements Member {
   private snapshotIndex: number;
   private confState: ConfState;
   private readonly waiters = new Map<bigint, Waiter>();
+  private waiterSweep: NodeJS.Timeout | null = null;
   private readWaiters: ReadWaiter[] = [];
   private readInFlight: { ctx: string; waiters: ReadWaiter[]; startedMs: number } | null = null;
   private readonly pendingReads: { index: number; waiters: ReadWaiter[] }[] = [];
@@ -590,6 +598,8 @@ class EtcdMember implements Member {
     await this.readyIdle;
     for (const w of this.waiters.values()) w.reject(stopped());
     this.waiters.clear();
+    if (this.waiterSweep !== null) clearInterval(this.waiterSweep);
+    this.waiterSweep = null;
     for (const r of [...this.readWaiters, ...(this.readInFlight?.waiters ?? []), ...this.pendingReads.flatMap((p) => p.waiters)]) r.reject(stopped());
     this.readWaiters = [];
     this.readInFlight = null;
@@ -1124,40 +1134,39 @@ class EtcdMember implements Member {
    */
   private waitApplied(id: bigint, deadline: number, start: () => void): Promise<ApplyResult> {
     return new Promise<ApplyResult>((resolve, reject) => {
-      const leadAtStart = this.lead;
-      const timer = setTimeout(
-        () => {
-          if (this.waiters.get(id) === undefined) return;
-          this.waiters.delete(id);
-          reject(
-            this.lead !== leadAtStart
-              ? opError('ERR_TIMEOUT_DUE_TO_LEADER_FAIL', 'etcdserver: request timed out, possibly due to previous leader failure')
-              : opError('ERR_TIMEOUT', 'etcdserver: request timed out'),
-          );
-        },
-        Math.max(0, deadline - Date.now()),
-      );
-      timer.unref();
-      this.waiters.set(id, {
-        resolve: (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
+      this.waiters.set(id, { resolve, reject, deadline, leadAtStart: this.lead });
       try {
         start();
       } catch (e) {
         this.waiters.delete(id);
-        clearTimeout(timer);
         reject(isFloeError(e) ? opError('ERR_NO_LEADER', 'etcdserver: no leader') : e);
         return;
       }
+      this.waiterSweep ??= setInterval(() => this.sweepWaiters(), WAITER_SWEEP_MS).unref();
       this.schedulePump();
     });
+  }
+
+  /**
+   * Fails the proposals whose deadline has passed with etcd's timeout error. One coarse
+   * interval for all of them rather than a timer per proposal (a put's own timer was a
+   * visible share of its cost); it stops while nothing waits.
+   */
+  private sweepWaiters(): void {
+    const now = Date.now();
+    for (const [id, w] of this.waiters) {
+      if (w.deadline > now) continue;
+      this.waiters.delete(id);
+      w.reject(
+        this.lead !== w.leadAtStart
+          ? opError('ERR_TIMEOUT_DUE_TO_LEADER_FAIL', 'etcdserver: request timed out, possibly due to previous leader failure')
+          : opError('ERR_TIMEOUT', 'etcdserver: request timed out'),
+      );
+    }
+    if (this.waiters.size === 0 && this.waiterSweep !== null) {
+      clearInterval(this.waiterSweep);
+      this.waiterSweep = null;
+    }
   }
 
   /** Waits for a leader until `deadline`, then fails with etcd's timeout error. */
