@@ -244,3 +244,25 @@ test('a write the cluster cannot commit fails at the request timeout with etcd\'
     await c.close();
   }
 });
+
+test('a linearizable read on a member cut off from the leader fails at the request timeout', { timeout: 20_000 }, async () => {
+  const c = await startCluster();
+  try {
+    const [cut] = c.followers();
+    c.bus.isolate(BigInt(cut!.header().member_id as string));
+    const start = Date.now();
+    const err = await cut!.range(rangeReq('k', 'l')).then(
+      () => assert.fail('a linearizable read without the leader was answered'),
+      (e: unknown) => e as Error,
+    );
+    const elapsed = Date.now() - start;
+    assert.equal(err.message, 'etcdserver: request timed out');
+    const timeoutMs = 5000 + 2 * 100;
+    assert.ok(elapsed >= timeoutMs - 5 && elapsed < timeoutMs + 1000, `failed after ${elapsed} ms (timeout ${timeoutMs} ms)`);
+    // Serializable reads still answer from local state.
+    await cut!.range(rangeReq('k', 'l', { serializable: true }));
+    c.bus.heal();
+  } finally {
+    await c.close();
+  }
+});

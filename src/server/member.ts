@@ -121,12 +121,31 @@ interface Waiter {
   readonly leadAtStart: bigint;
 }
 
-/** How often proposals past their deadline are failed (their timeout's granularity). */
-const WAITER_SWEEP_MS = 50;
+/** How often proposals and reads past their deadline are failed (their timeout's granularity). */
+const DEADLINE_SWEEP_MS = 50;
 
-interface ReadWaiter {
-  resolve(): void;
-  reject(e: unknown): void;
+/** A linearizable read waiting for its read index to be applied; settles once. */
+class ReadWaiter {
+  settled = false;
+
+  constructor(
+    /** When it fails with etcd's timeout error (sweepReads). */
+    readonly deadline: number,
+    private readonly onResolve: () => void,
+    private readonly onReject: (e: unknown) => void,
+  ) {}
+
+  resolve(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onResolve();
+  }
+
+  reject(e: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onReject(e);
+  }
 }
 
 /** A running member: the contract the API layer serves, plus its life cycle. */
@@ -177,7 +196,7 @@ class EtcdMember implements Member {
   private snapshotIndex: number;
   private confState: ConfState;
   private readonly waiters = new Map<bigint, Waiter>();
-  private waiterSweep: NodeJS.Timeout | null = null;
+  private deadlineSweep: NodeJS.Timeout | null = null;
   private readWaiters: ReadWaiter[] = [];
   private readInFlight: { ctx: string; waiters: ReadWaiter[]; startedMs: number } | null = null;
   private readonly pendingReads: { index: number; waiters: ReadWaiter[] }[] = [];
@@ -598,8 +617,8 @@ class EtcdMember implements Member {
     await this.readyIdle;
     for (const w of this.waiters.values()) w.reject(stopped());
     this.waiters.clear();
-    if (this.waiterSweep !== null) clearInterval(this.waiterSweep);
-    this.waiterSweep = null;
+    if (this.deadlineSweep !== null) clearInterval(this.deadlineSweep);
+    this.deadlineSweep = null;
     for (const r of [...this.readWaiters, ...(this.readInFlight?.waiters ?? []), ...this.pendingReads.flatMap((p) => p.waiters)]) r.reject(stopped());
     this.readWaiters = [];
     this.readInFlight = null;
@@ -1142,15 +1161,15 @@ class EtcdMember implements Member {
         reject(isFloeError(e) ? opError('ERR_NO_LEADER', 'etcdserver: no leader') : e);
         return;
       }
-      this.waiterSweep ??= setInterval(() => this.sweepWaiters(), WAITER_SWEEP_MS).unref();
+      this.ensureSweep();
       this.schedulePump();
     });
   }
 
   /**
    * Fails the proposals whose deadline has passed with etcd's timeout error. One coarse
-   * interval for all of them rather than a timer per proposal (a put's own timer was a
-   * visible share of its cost); it stops while nothing waits.
+   * interval (ensureSweep) for all proposals and reads rather than a timer each (a put's own
+   * timer was a visible share of its cost).
    */
   private sweepWaiters(): void {
     const now = Date.now();
@@ -1163,11 +1182,20 @@ class EtcdMember implements Member {
           : opError('ERR_TIMEOUT', 'etcdserver: request timed out'),
       );
     }
-    if (this.waiters.size === 0 && this.waiterSweep !== null) {
-      clearInterval(this.waiterSweep);
-      this.waiterSweep = null;
-    }
   }
+
+  /** Starts the deadline sweep of proposals and reads; it stops itself once nothing waits. */
+  private ensureSweep(): void {
+    this.deadlineSweep ??= setInterval(() => {
+      this.sweepWaiters();
+      const reads = this.sweepReads();
+      if (this.waiters.size === 0 && reads === 0 && this.deadlineSweep !== null) {
+        clearInterval(this.deadlineSweep);
+        this.deadlineSweep = null;
+      }
+    }, DEADLINE_SWEEP_MS).unref();
+  }
+
 
   /** Waits for a leader until `deadline`, then fails with etcd's timeout error. */
   private async whenLeaderUntil(deadline: number): Promise<void> {
@@ -1206,31 +1234,32 @@ class EtcdMember implements Member {
     if (plantedBug('follower-read-without-readindex') && this.lead !== this.memberId) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       // A read index round lost with a leader change is never answered: the timeout ends it.
-      let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        this.metrics.server.readIndexFailures.inc();
-        reject(opError('ERR_TIMEOUT', 'etcdserver: request timed out'));
-      }, requestTimeoutMs(this.config));
-      timer.unref();
-      this.readWaiters.push({
-        resolve: () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
+      this.readWaiters.push(new ReadWaiter(Date.now() + requestTimeoutMs(this.config), resolve, reject));
+      this.ensureSweep();
       if (this.lead === 0n) void this.whenLeader().then(() => this.startReadRound());
       else this.startReadRound();
     });
+  }
+
+  /** Fails the reads past their deadline, wherever they wait (see sweepWaiters); returns how many still wait. */
+  private sweepReads(): number {
+    const now = Date.now();
+    let waiting = 0;
+    const expire = (ws: readonly ReadWaiter[]): void => {
+      for (const w of ws) {
+        if (w.settled) continue;
+        if (w.deadline > now) {
+          waiting++;
+          continue;
+        }
+        this.metrics.server.readIndexFailures.inc();
+        w.reject(opError('ERR_TIMEOUT', 'etcdserver: request timed out'));
+      }
+    };
+    expire(this.readWaiters);
+    if (this.readInFlight !== null) expire(this.readInFlight.waiters);
+    for (const p of this.pendingReads) expire(p.waiters);
+    return waiting;
   }
 
   /** One read-index round at a time; readers arriving meanwhile share the next one. */
