@@ -44,6 +44,8 @@ const TYPE_HEADERS = 0x1;
 const TYPE_SETTINGS = 0x4;
 const FLAG_ACK = 0x1;
 const TYPE_PUSH_PROMISE = 0x5;
+const TYPE_PRIORITY = 0x2;
+const TYPE_WINDOW_UPDATE = 0x8;
 const TYPE_CONTINUATION = 0x9;
 const FLAG_END_STREAM = 0x1;
 const FLAG_END_HEADERS = 0x4;
@@ -164,6 +166,7 @@ export class AuthorityRewriter {
   private framePieces: Buffer[] = [];
   /** A client SETTINGS ACK is still to be removed (until then, 'pass' keeps parsing frames). */
   private ackToDrop: boolean;
+  private answerWanted = false;
 
   constructor(opts: AuthorityRewriterOptions = {}) {
     this.ackToDrop = opts.dropFirstSettingsAck === true;
@@ -176,6 +179,15 @@ export class AuthorityRewriter {
   /** 'pass' once the first header block needed no fix: from then on bytes need no filter. */
   get mode(): RewriteMode {
     return this.modeNow;
+  }
+
+  /**
+   * True once the client, before its first header block, sent a frame the server may have to
+   * answer (a PING, a GOAWAY, anything but SETTINGS, WINDOW_UPDATE and PRIORITY): a
+   * connection still undecided must then reach the server at once.
+   */
+  get answerNeeded(): boolean {
+    return this.answerWanted;
   }
 
   /** True once no later byte needs looking at: mode 'pass' and no SETTINGS ACK left to drop. */
@@ -249,6 +261,9 @@ export class AuthorityRewriter {
       this.ackToDrop = false;
       if (this.modeNow === 'pass') this.state = 'pass';
       return;
+    }
+    if (this.modeNow === 'sniff' && !this.inBlock && type !== TYPE_HEADERS && type !== TYPE_SETTINGS && type !== TYPE_WINDOW_UPDATE && type !== TYPE_PRIORITY) {
+      this.answerWanted = true;
     }
     if (type === TYPE_CONTINUATION && !this.inBlock) frameError('CONTINUATION outside a header block');
     if (type === TYPE_HEADERS || type === TYPE_CONTINUATION) {
@@ -437,8 +452,14 @@ export interface AcceptOptions extends AuthorityFixerOptions {
 
 /** An empty SETTINGS frame: a server connection preface with every setting at its default. */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, TYPE_SETTINGS, 0, 0, 0, 0, 0]);
-/** How long a connection may stay undecided before it goes through the filter for good. */
-export const SNIFF_WAIT_MS = 200;
+/**
+ * How long a quiet connection may stay undecided before it goes through the filter for good.
+ * Long, because a loaded client can take a second or more between connecting and its first
+ * request (under a 3-member benchmark, 200 ms sent 7 of 40 busy connections through the
+ * filter for good), and because waiting costs a quiet client nothing: a frame the server
+ * must answer ends the wait at once (AuthorityRewriter.answerNeeded).
+ */
+export const SNIFF_WAIT_MS = 5000;
 /** Client bytes held while undecided (preface, settings, the first request's headers). */
 export const MAX_SNIFF_BYTES = MAX_HEADER_BLOCK_BYTES + 64 * 1024;
 
@@ -449,8 +470,9 @@ export const MAX_SNIFF_BYTES = MAX_HEADER_BLOCK_BYTES + 64 * 1024;
  * end of the first header block and the ACK of that SETTINGS frame. If the authority needs no
  * fix, the raw socket goes to `inject` with those bytes put back (less the ACK; the server
  * then sends its own SETTINGS, a legal second one), and Node's native HTTP/2 reads it from
- * then on. Otherwise, or when the client stays undecided for SNIFF_WAIT_MS, the connection
- * goes through the filter (authorityFixer) for good.
+ * then on. Otherwise, when the client sends a frame the server must answer before its first
+ * request (a PING), or when it stays quiet for SNIFF_WAIT_MS, the connection goes through
+ * the filter (authorityFixer) for good.
  * With `opts.http1`, the first bytes first decide between HTTP/2 and HTTP/1.x (sniffProtocol).
  */
 export function acceptH2Connection(socket: net.Socket, inject: (conn: net.Socket | Duplex) => void, opts: AcceptOptions = {}): void {
@@ -495,7 +517,7 @@ function acceptH2(socket: net.Socket, inject: (conn: net.Socket | Duplex) => voi
       return;
     }
     if (rewriter.settled) finish('native');
-    else if (rewriter.mode === 'rewrite') finish('filter');
+    else if (rewriter.mode === 'rewrite' || rewriter.answerNeeded) finish('filter');
     else if (held > MAX_SNIFF_BYTES) finish('drop', new FloeError(ERR_H2_FRAME, `http2 filter: over ${MAX_SNIFF_BYTES} bytes before the first request`));
   };
   const onError = (): void => finish('drop');
