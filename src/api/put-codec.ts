@@ -11,7 +11,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { KVHandlers } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
-import { putVarintBig } from '../pkg';
+import { putVarintBig, varintSizeBig } from '../pkg';
 
 const WIRE_VARINT = 0;
 const WIRE_BYTES = 2;
@@ -95,21 +95,11 @@ export function decodePutRequestFast(buf: Buffer): pb.PutRequest | typeof FALLBA
   return { key, value, lease, prev_kv: prevKv, ignore_value: ignoreValue, ignore_lease: ignoreLease };
 }
 
-/** A varint's byte count. */
-function varintBytes(v: bigint): number {
-  let n = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-/** A header field as an unsigned 64-bit value, or FALLBACK for shapes left to the loader. */
 /** Header ids seen as text (cluster and member ids past 2^53), parsed once each; bounded. */
 const parsedIds = new Map<string, bigint | typeof FALLBACK>();
 const PARSED_IDS_MAX = 64;
 
+/** A header field as an unsigned 64-bit value, or FALLBACK for shapes left to the loader. */
 function headerValue(v: unknown): bigint | typeof FALLBACK {
   if (typeof v === 'string') {
     const known = parsedIds.get(v);
@@ -149,9 +139,9 @@ export function encodePutResponseFast(resp: pb.PutResponse): Buffer | typeof FAL
     const v = headerValue(raw);
     if (v === FALLBACK) return FALLBACK;
     values.push(v);
-    len += 1 + varintBytes(v);
+    len += 1 + varintSizeBig(v);
   }
-  const out = Buffer.allocUnsafe(1 + varintBytes(BigInt(len)) + len);
+  const out = Buffer.allocUnsafe(1 + varintSizeBig(BigInt(len)) + len);
   let o = 0;
   out[o++] = (1 << 3) | WIRE_BYTES;
   o = putVarintBig(out, o, BigInt(len));

@@ -83,22 +83,14 @@ export class ProtoWriter {
   varint(v: number | bigint): this {
     if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) {
       this.ensure(8);
-      while (v >= 0x80) {
-        this.buf[this.len++] = (v % 0x80) | 0x80;
-        v = Math.floor(v / 0x80);
-      }
-      this.buf[this.len++] = v;
+      this.len = putVarint(this.buf, this.len, v);
       return this;
     }
     let x = BigInt(v);
     if (x < 0n) x += TWO_64; // int64 two's complement
     if (x < 0n || x >= TWO_64) throw new FloeError(ERR_PROTO, `varint out of range: ${String(v)}`);
     this.ensure(10);
-    while (x >= 0x80n) {
-      this.buf[this.len++] = Number(x & 0x7fn) | 0x80;
-      x >>= 7n;
-    }
-    this.buf[this.len++] = Number(x);
+    this.len = putVarintBig(this.buf, this.len, x);
     return this;
   }
 

@@ -15,6 +15,7 @@ import {
   assert,
   FloeError,
   putVarint,
+  putVarintBig,
   readFields,
   varintSize,
   varintSizeBig,
@@ -38,15 +39,6 @@ export const ERR_BAD_PEER_MESSAGE = 'ERR_RAFTHTTP_BAD_MESSAGE';
 
 /** Bytes of the length prefix of every frame. */
 export const FRAME_HEADER_BYTES = 8;
-
-function putVarintBig(buf: Uint8Array, pos: number, v: bigint): number {
-  while (v >= 0x80n) {
-    buf[pos++] = Number(v & 0x7fn) | 0x80;
-    v >>= 7n;
-  }
-  buf[pos++] = Number(v);
-  return pos;
-}
 
 function checkIndex(n: number, what: string): void {
   if (!Number.isSafeInteger(n) || n < 0) {

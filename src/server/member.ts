@@ -1196,7 +1196,6 @@ class EtcdMember implements Member {
     }, DEADLINE_SWEEP_MS).unref();
   }
 
-
   /** Waits for a leader until `deadline`, then fails with etcd's timeout error. */
   private async whenLeaderUntil(deadline: number): Promise<void> {
     if (this.lead !== 0n) return;

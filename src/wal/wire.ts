@@ -4,7 +4,7 @@
  * Integers that are terms, indexes or sizes are `number` and must be safe integers; node and
  * cluster ids are `bigint` (full uint64).
  */
-import { FloeError } from '../pkg';
+import { FloeError, putVarintBig as putUint64Varint } from '../pkg';
 import { ERR_WAL_CORRUPT } from './errors';
 
 export { varintSize, varintSizeBig, putVarint } from '../pkg';
@@ -14,12 +14,7 @@ const MAX_UINT64 = (1n << 64n) - 1n;
 /** Writes the varint of a uint64 bigint at `pos`; returns the next position. */
 export function putVarintBig(buf: Uint8Array, pos: number, v: bigint): number {
   if (v < 0n || v > MAX_UINT64) throw new FloeError(ERR_WAL_CORRUPT, `wal: uint64 out of range: ${v}`);
-  while (v >= 0x80n) {
-    buf[pos++] = Number(v & 0x7fn) | 0x80;
-    v >>= 7n;
-  }
-  buf[pos++] = Number(v);
-  return pos;
+  return putUint64Varint(buf, pos, v);
 }
 
 /** Reads one protobuf message's fields; every malformation throws ERR_WAL_CORRUPT naming `what`. */
