@@ -19,17 +19,10 @@ work=$(mktemp -d /tmp/floe-ab.XXXXXX)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+. "$here/lib/member.sh"
 one() { # one DIST SCENARIO -> req/s p99
-  local dist=$1 s=$2 port=$((25000 + RANDOM % 2000)) tag=$RANDOM
-  node -e "require('$dist/src/cli/main.js').main(process.argv.slice(1))" -- --name a0 --data-dir "$work/d$tag" \
-    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
-    --listen-peer-urls "http://127.0.0.1:$((port+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port+1))" \
-    --initial-cluster "a0=http://127.0.0.1:$((port+1))" >"$work/log$tag" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 100); do
-    ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$port" --command-timeout=1s endpoint health >/dev/null 2>&1 && break
-    sleep 0.2
-  done
+  local dist=$1 s=$2
+  start_member "$dist" "$work" 25000
   local common=(--endpoints="127.0.0.1:$port" --total="$total" --json) out
   case "$s" in
     put1) out=$("$load" "${common[@]}" --conns=1 --clients=1 put --key-size=8 --val-size=256 --key-space-size=100000);;

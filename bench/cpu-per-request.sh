@@ -31,20 +31,13 @@ work=$(mktemp -d /tmp/floe-cpu.XXXXXX)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+. "$here/lib/member.sh"
 ticks() { awk '{print $14 + $15}' "$1"; }
 
 for r in $(seq 1 "$rounds"); do
   for dist in "$@"; do
-    port=$((26000 + RANDOM % 2000)); tag=$RANDOM
-    node -e "require('$dist/src/cli/main.js').main(process.argv.slice(1))" -- --name c0 --data-dir "$work/d$tag" \
-      --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
-      --listen-peer-urls "http://127.0.0.1:$((port+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port+1))" \
-      --initial-cluster "c0=http://127.0.0.1:$((port+1))" >"$work/log$tag" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 100); do
-      ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$port" --command-timeout=1s put foo "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null 2>&1 && break
-      sleep 0.2
-    done
+    start_member "$dist" "$work" 26000
+    ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$port" put foo "$(head -c 256 /dev/zero | tr '\0' v)" >/dev/null
     common=(--endpoints="127.0.0.1:$port" --json --conns=10 --clients=100)
     "$load" "${common[@]}" --total="$warm" "${load_args[@]}" >/dev/null 2>&1 || true
     t0=$(ticks "/proc/$pid/stat"); m0=$(ticks "/proc/$pid/task/$pid/stat")
