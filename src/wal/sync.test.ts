@@ -2,18 +2,22 @@ import { describe, it, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+// The module object itself (not an import wrapper): wal.ts's small saves call its fdatasyncSync.
+import nodeFs = require('node:fs');
 import { isFloeError } from '../pkg';
 import { ERR_WAL_FAILED } from './errors';
 import { makeEntries, tempDir } from './test-util';
 import { WAL } from './wal';
 
 /**
- * These tests wrap FileHandle.prototype.datasync (this test file's process only) to see when
+ * These tests wrap FileHandle.prototype.datasync and fs.fdatasyncSync (which the WAL uses for
+ * saves of at most INLINE_SYNC_MAX_ENTRIES entries), this test file's process only, to see when
  * the WAL syncs relative to when save() resolves.
  */
 type Datasync = (this: fsp.FileHandle) => Promise<void>;
 let proto: { datasync: Datasync };
 let original: Datasync;
+let originalSync: typeof nodeFs.fdatasyncSync;
 let events: string[] = [];
 let failNext = false;
 
@@ -34,10 +38,21 @@ before(async () => {
     await original.call(this);
     events.push('sync-end');
   };
+  originalSync = nodeFs.fdatasyncSync;
+  nodeFs.fdatasyncSync = (fd: number): void => {
+    events.push('sync-start');
+    if (failNext) {
+      failNext = false;
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    }
+    originalSync(fd);
+    events.push('sync-end');
+  };
 });
 
 after(() => {
   proto.datasync = original;
+  nodeFs.fdatasyncSync = originalSync;
 });
 
 const syncs = (): number => events.filter((e) => e === 'sync-start').length;

@@ -1,7 +1,9 @@
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+// The module object itself (not an import wrapper), so a spy on it is what wal.ts calls.
+import nodeFs = require('node:fs');
 import { AssertionError, isFloeError } from '../pkg';
 import type { HardState } from '../raft/types';
 import {
@@ -20,7 +22,7 @@ import { parseWalName, walName } from './names';
 import { decodeEntry, decodeHardState, encodeWalSnapshot } from './raftpb-codec';
 import { RECORD_CRC, RECORD_METADATA, RECORD_SNAPSHOT, RECORD_STATE, RecordWriter } from './record';
 import { dumpSegments, makeEntries, plain, tempDir } from './test-util';
-import { MIN_SEGMENT_SIZE_BYTES, WAL } from './wal';
+import { INLINE_SYNC_MAX_ENTRIES, MIN_SEGMENT_SIZE_BYTES, WAL } from './wal';
 
 const META = Buffer.from('floe-test-metadata');
 const SMALL = { segmentSizeBytes: MIN_SEGMENT_SIZE_BYTES };
@@ -232,6 +234,30 @@ describe('WAL', () => {
       assert.deepEqual(r.hardState, hs(3, 4));
       await r.w.close();
     } finally {
+      cleanup();
+    }
+  });
+
+  it('syncs a save of at most INLINE_SYNC_MAX_ENTRIES entries on the loop thread, larger ones on the pool', async () => {
+    const { dir, cleanup } = tempDir();
+    const inline = mock.method(nodeFs, 'fdatasyncSync');
+    try {
+      const w = await WAL.create(dir, META, SMALL);
+      const created = inline.mock.callCount();
+      const edge = INLINE_SYNC_MAX_ENTRIES;
+      await w.save(hs(2, 0), makeEntries(1, edge, 2));
+      assert.equal(inline.mock.callCount(), created + 1, 'a save at the edge syncs inline');
+      await w.save(hs(2, 0), makeEntries(edge + 1, 2 * edge + 1, 2));
+      assert.equal(inline.mock.callCount(), created + 1, 'one entry more goes to the thread pool');
+      await w.save(hs(3, 0), []);
+      assert.equal(inline.mock.callCount(), created + 2, 'a new term alone (no entries) syncs inline too');
+      await w.close();
+      const r = await reopen(dir);
+      assert.equal(r.entries.length, 2 * edge + 1);
+      assert.deepEqual(r.hardState, hs(3, 0));
+      await r.w.close();
+    } finally {
+      inline.mock.restore();
       cleanup();
     }
   });
