@@ -709,7 +709,9 @@ class EtcdMember implements Member {
         const entries = rd.entries;
         setTimeout(() => void this.wal.save(hs, entries).catch((e: unknown) => this.fail(e)), PLANTED_WAL_DELAY_MS);
       } else {
-        await this.wal.save(hs, rd.entries);
+        // Messages sent before persisting (a leader's appends) go out on a later turn of the
+        // loop, so the WAL must not hold the loop for its sync then.
+        await this.wal.save(hs, rd.entries, rd.messagesBeforePersist.length > 0);
       }
     }
     if (snap !== null) {

@@ -238,7 +238,7 @@ describe('WAL', () => {
     }
   });
 
-  it('syncs a save of at most INLINE_SYNC_MAX_ENTRIES entries on the loop thread, larger ones on the pool', async () => {
+  it('syncs a save of at most INLINE_SYNC_MAX_ENTRIES entries on the loop thread, larger or background ones on the pool', async () => {
     const { dir, cleanup } = tempDir();
     const inline = mock.method(nodeFs, 'fdatasyncSync');
     try {
@@ -251,10 +251,12 @@ describe('WAL', () => {
       assert.equal(inline.mock.callCount(), created + 1, 'one entry more goes to the thread pool');
       await w.save(hs(3, 0), []);
       assert.equal(inline.mock.callCount(), created + 2, 'a new term alone (no entries) syncs inline too');
+      await w.save(hs(4, 0), [], true);
+      assert.equal(inline.mock.callCount(), created + 2, 'asked for a background sync, even a small save uses the pool');
       await w.close();
       const r = await reopen(dir);
       assert.equal(r.entries.length, 2 * edge + 1);
-      assert.deepEqual(r.hardState, hs(3, 0));
+      assert.deepEqual(r.hardState, hs(4, 0));
       await r.w.close();
     } finally {
       inline.mock.restore();

@@ -57,10 +57,11 @@ import { RECORD_CRC, RECORD_ENTRY, RECORD_METADATA, RECORD_SNAPSHOT, RECORD_STAT
 import { scanSegments } from './segment-reader';
 
 /**
- * A save of at most this many entries syncs on the event loop's own thread: such a save comes
- * from a member with (nearly) one request in flight, which has nothing to do while the disk
- * works, and the thread pool's round trip (two thread wake-ups) cost more than the fdatasync.
- * Larger saves come with concurrent load; they sync on the pool so the loop serves meanwhile.
+ * A save of at most this many entries syncs on the event loop's own thread (unless asked to
+ * sync in the background): such a save comes from a member with (nearly) one request in
+ * flight, which has nothing to do while the disk works, and the thread pool's round trip (two
+ * thread wake-ups) cost more than the fdatasync. Larger saves come with concurrent load; they
+ * sync on the pool so the loop serves meanwhile.
  */
 export const INLINE_SYNC_MAX_ENTRIES = 1;
 
@@ -391,8 +392,10 @@ export class WAL {
    * fdatasync. Entries must be consecutive. Resolves once they are on disk. An empty hard
    * state with no entries does nothing. Failpoints: `wal.beforeSave` before anything of a
    * non-empty save is written, `wal.afterSave` once it is synced (and cut), before resolving.
+   * With `background`, the sync always goes to the thread pool: the caller has work that must
+   * run while the disk works (a leader's messages to its followers are sent meanwhile).
    */
-  save(hardState: HardState, entries: readonly Entry[]): Promise<void> {
+  save(hardState: HardState, entries: readonly Entry[], background = false): Promise<void> {
     return this.run(async () => {
       this.assertAppending();
       const emptyState = isEmptyHardState(hardState);
@@ -423,7 +426,7 @@ export class WAL {
 
       await this.io(() => this.writeTail(writer.take()));
       if (this.tailOffset < this.segmentSizeBytes) {
-        if (mustSync) await this.io(() => this.syncTail(entries.length <= INLINE_SYNC_MAX_ENTRIES));
+        if (mustSync) await this.io(() => this.syncTail(!background && entries.length <= INLINE_SYNC_MAX_ENTRIES));
       } else {
         await this.io(() => this.cut());
       }
