@@ -14,14 +14,13 @@
 import {
   assert,
   FloeError,
+  ProtoReader,
   putVarint,
   putVarintBig,
-  readFields,
   varintSize,
   varintSizeBig,
   WIRE_BYTES,
   WIRE_VARINT,
-  type ProtoField,
 } from '../pkg';
 import {
   EMPTY_BYTES,
@@ -111,11 +110,9 @@ export function encodeMessage(m: Message): Buffer {
   return encodeFrame(m).subarray(FRAME_HEADER_BYTES);
 }
 
-function safeInt(f: ProtoField, name: string): number {
-  if (typeof f.int !== 'number') {
-    throw new FloeError(ERR_BAD_PEER_MESSAGE, `rafthttp: message ${name} ${f.int} exceeds 2^53-1`);
-  }
-  return f.int;
+/** The reader's error for a malformed message. */
+function badMessage(why: string): FloeError {
+  return new FloeError(ERR_BAD_PEER_MESSAGE, `rafthttp: cannot decode message: ${why}`);
 }
 
 /** Decodes a raftpb.Message; malformed input throws FloeError ERR_RAFTHTTP_BAD_MESSAGE. */
@@ -132,33 +129,41 @@ export function decodeMessage(buf: Uint8Array): Message {
   let reject = false;
   let rejectHint = 0;
   let context: Uint8Array = EMPTY_BYTES;
+  const r = new ProtoReader(buf, badMessage);
   try {
-    for (const f of readFields(buf)) {
-      if (f.wire === WIRE_VARINT) {
-        switch (f.field) {
+    while (!r.done()) {
+      const key = r.varint();
+      const field = Math.floor(key / 8);
+      const wire = key & 7;
+      if (field === 0) throw r.fail('field number 0');
+      if (wire === WIRE_VARINT) {
+        switch (field) {
           case 1: {
-            const t = typeof f.int === 'number' ? fromNumber(MESSAGE_TYPE_NUMBER, f.int) : undefined;
-            if (t === undefined) throw new FloeError(ERR_BAD_PEER_MESSAGE, `rafthttp: unknown message type ${f.int}`);
+            const n = r.varintBig();
+            const t = n <= BigInt(Number.MAX_SAFE_INTEGER) ? fromNumber(MESSAGE_TYPE_NUMBER, Number(n)) : undefined;
+            if (t === undefined) throw new FloeError(ERR_BAD_PEER_MESSAGE, `rafthttp: unknown message type ${n}`);
             type = t;
             break;
           }
-          case 2: to = BigInt(f.int); break;
-          case 3: from = BigInt(f.int); break;
-          case 4: term = safeInt(f, 'term'); break;
-          case 5: logTerm = safeInt(f, 'logTerm'); break;
-          case 6: index = safeInt(f, 'index'); break;
-          case 8: commit = safeInt(f, 'commit'); break;
-          case 10: reject = f.int !== 0; break;
-          case 11: rejectHint = safeInt(f, 'rejectHint'); break;
-          default: break; // unknown field: skipped, as protobuf requires
+          case 2: to = r.varintBig(); break;
+          case 3: from = r.varintBig(); break;
+          case 4: term = r.varint(); break;
+          case 5: logTerm = r.varint(); break;
+          case 6: index = r.varint(); break;
+          case 8: commit = r.varint(); break;
+          case 10: reject = r.varintBig() !== 0n; break;
+          case 11: rejectHint = r.varint(); break;
+          default: r.skip(wire); // unknown field: skipped, as protobuf requires
         }
-      } else if (f.wire === WIRE_BYTES) {
-        switch (f.field) {
-          case 7: entries.push(decodeEntry(f.bytes)); break;
-          case 9: snapshot = decodeSnapshot(f.bytes); break;
-          case 12: context = new Uint8Array(f.bytes); break; // a copy, plain Uint8Array
-          default: break;
+      } else if (wire === WIRE_BYTES) {
+        switch (field) {
+          case 7: entries.push(decodeEntry(r.bytes())); break;
+          case 9: snapshot = decodeSnapshot(r.bytes()); break;
+          case 12: context = r.bytesCopy(); break;
+          default: r.skip(wire);
         }
+      } else {
+        r.skip(wire);
       }
     }
   } catch (e) {
