@@ -10,7 +10,7 @@
  * gogoproto writes non-nullable scalar fields always (even when zero) in field order, and
  * `bytes` fields only when non-nil; we write `bytes` fields only when non-empty.
  */
-import { FloeError, varintSize } from '../pkg';
+import { FloeError, ProtoReader, varintSize } from '../pkg';
 import {
   CONF_CHANGE_TRANSITION_NUMBER,
   CONF_CHANGE_TYPE_NUMBER,
@@ -77,68 +77,6 @@ class Writer {
   }
 }
 
-class Reader {
-  private pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
-
-  done(): boolean {
-    return this.pos >= this.buf.length;
-  }
-
-  varint(): bigint {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (this.pos >= this.buf.length) throw bad('truncated varint');
-      const b = this.buf[this.pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) break;
-      shift += 7n;
-      if (shift >= 70n) throw bad('varint too long');
-    }
-    if (result > MAX_UINT64) throw bad('varint overflows uint64');
-    return result;
-  }
-
-  smallVarint(): number {
-    const v = this.varint();
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw bad('value too large');
-    return Number(v);
-  }
-
-  bytes(): Uint8Array {
-    const n = this.smallVarint();
-    if (this.pos + n > this.buf.length) throw bad('truncated bytes field');
-    const out = this.buf.slice(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        this.advance(8);
-        return;
-      case 2:
-        this.advance(this.smallVarint());
-        return;
-      case 5:
-        this.advance(4);
-        return;
-      default:
-        throw bad(`unsupported wire type ${wireType}`);
-    }
-  }
-
-  private advance(n: number): void {
-    if (this.pos + n > this.buf.length) throw bad('truncated field');
-    this.pos += n;
-  }
-}
-
 function bad(what: string): FloeError {
   return new FloeError(ERR_BAD_CONF_CHANGE, `raft: cannot decode conf change: ${what}`);
 }
@@ -170,19 +108,19 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
 
 /** Decodes raftpb.ConfChange; throws FloeError ERR_RAFT_BAD_CONF_CHANGE on malformed input. */
 export function decodeConfChange(data: Uint8Array): ConfChange {
-  const r = new Reader(data);
+  const r = new ProtoReader(data, bad);
   let id = 0n;
   let type: ConfChangeType = 'ConfChangeAddNode';
   let nodeId = 0n;
   let context = EMPTY_BYTES;
   while (!r.done()) {
-    const key = r.smallVarint();
+    const key = r.varint();
     const field = Math.floor(key / 8);
     const wt = key & 7;
-    if (field === 1 && wt === 0) id = r.varint();
-    else if (field === 2 && wt === 0) type = changeType(r.smallVarint());
-    else if (field === 3 && wt === 0) nodeId = r.varint();
-    else if (field === 4 && wt === 2) context = r.bytes();
+    if (field === 1 && wt === 0) id = r.varintBig();
+    else if (field === 2 && wt === 0) type = changeType(r.varint());
+    else if (field === 3 && wt === 0) nodeId = r.varintBig();
+    else if (field === 4 && wt === 2) context = r.bytesCopy();
     else r.skip(wt);
   }
   return { kind: 'v1', type, nodeId, context, id };
@@ -198,15 +136,15 @@ function encodeSingle(c: ConfChangeSingle): Uint8Array {
 }
 
 function decodeSingle(data: Uint8Array): ConfChangeSingle {
-  const r = new Reader(data);
+  const r = new ProtoReader(data, bad);
   let type: ConfChangeType = 'ConfChangeAddNode';
   let nodeId = 0n;
   while (!r.done()) {
-    const key = r.smallVarint();
+    const key = r.varint();
     const field = Math.floor(key / 8);
     const wt = key & 7;
-    if (field === 1 && wt === 0) type = changeType(r.smallVarint());
-    else if (field === 2 && wt === 0) nodeId = r.varint();
+    if (field === 1 && wt === 0) type = changeType(r.varint());
+    else if (field === 2 && wt === 0) nodeId = r.varintBig();
     else r.skip(wt);
   }
   return { type, nodeId };
@@ -224,17 +162,17 @@ export function encodeConfChangeV2(cc: ConfChangeV2): Uint8Array {
 
 /** Decodes raftpb.ConfChangeV2; throws FloeError ERR_RAFT_BAD_CONF_CHANGE on malformed input. */
 export function decodeConfChangeV2(data: Uint8Array): ConfChangeV2 {
-  const r = new Reader(data);
+  const r = new ProtoReader(data, bad);
   let tr: ConfChangeTransition = 'ConfChangeTransitionAuto';
   const changes: ConfChangeSingle[] = [];
   let context = EMPTY_BYTES;
   while (!r.done()) {
-    const key = r.smallVarint();
+    const key = r.varint();
     const field = Math.floor(key / 8);
     const wt = key & 7;
-    if (field === 1 && wt === 0) tr = transition(r.smallVarint());
-    else if (field === 2 && wt === 2) changes.push(decodeSingle(r.bytes()));
-    else if (field === 3 && wt === 2) context = r.bytes();
+    if (field === 1 && wt === 0) tr = transition(r.varint());
+    else if (field === 2 && wt === 2) changes.push(decodeSingle(r.bytesCopy()));
+    else if (field === 3 && wt === 2) context = r.bytesCopy();
     else r.skip(wt);
   }
   return { kind: 'v2', transition: tr, changes, context };
