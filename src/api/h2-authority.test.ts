@@ -263,3 +263,40 @@ test('malformed client streams are refused with a typed error', () => {
     assert.throws(() => run(input, null), (e) => isFloeError(e, ERR_H2_FRAME) || isFloeError(e, 'ERR_HPACK'), name);
   }
 });
+
+test('header blocks after a clean first one pass as received while the SETTINGS ACK is awaited', () => {
+  // The client's table after block 1 (newest first): te 62, content-type 63, :authority 64,
+  // :path 65. Block 2 refers to those and inserts grpc-timeout (62; the others move up one),
+  // before the client has acknowledged the filter's SETTINGS; block 3 refers to all of them.
+  // Re-encoding block 2 without indexing would leave the server's table one entry short.
+  const lit = (name: string, value: string): Buffer =>
+    Buffer.concat([Buffer.from([0x40, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+  const block2 = Buffer.concat([Buffer.from([0x83, 0x86, 0xc1, 0xc0, 0xbf, 0xbe]), lit('grpc-timeout', '99u')]);
+  const block3 = Buffer.from([0x83, 0x86, 0xc2, 0xc1, 0xc0, 0xbf, 0xbe]);
+  const ack = frame(0x4, 0x1, 0, []);
+  const before = Buffer.concat([
+    CLIENT_PREFACE,
+    SETTINGS,
+    frame(HEADERS, END_HEADERS, 1, clientBlock('127.0.0.1:2379', '/etcdserverpb.KV/Range', true)),
+    data(1, 30, END_STREAM),
+    frame(HEADERS, END_HEADERS, 3, block2),
+    data(3, 30, END_STREAM),
+  ]);
+  const after = Buffer.concat([frame(HEADERS, END_HEADERS, 5, block3), data(5, 30, END_STREAM)]);
+  forSeeds(20, (seed) => {
+    const rw = new AuthorityRewriter({ dropFirstSettingsAck: true });
+    const out = run(Buffer.concat([before, ack, after]), new Rng(seed), rw);
+    assert.ok(rw.settled, 'settled once the ACK is gone');
+    assert.deepEqual(out, Buffer.concat([before, after]), 'everything but the ACK, byte for byte');
+    const { blocks } = serverView(parseFrames(out));
+    const expected: [string, string][] = [
+      [':method', 'POST'],
+      [':scheme', 'http'],
+      [':path', '/etcdserverpb.KV/Range'],
+      [':authority', '127.0.0.1:2379'],
+      ['content-type', 'application/grpc'],
+      ['te', 'trailers'],
+    ];
+    assert.deepEqual(blocks[2]!.fields, [...expected, ['grpc-timeout', '99u']]);
+  });
+});

@@ -15,7 +15,9 @@
  * - 'sniff' (from the start): the preface and frames pass; the first header block (HEADERS,
  *   then CONTINUATION until END_HEADERS) is held and decoded. If no field needs a fix, the
  *   block is forwarded as received and the mode becomes 'pass'; else 'rewrite'.
- * - 'pass': bytes are forwarded untouched and no longer parsed.
+ * - 'pass': bytes are forwarded untouched; frame headers are still parsed only until the
+ *   client's first SETTINGS ACK is dropped (see dropFirstSettingsAck), header blocks included
+ *   (re-encoding one then would desynchronize the server's HPACK table from the client's).
  * - 'rewrite': frame headers are parsed; every header block is decoded with the client's
  *   compression state and re-encoded as literals without indexing (fixed fields included),
  *   then re-framed as HEADERS (+CONTINUATION) of at most 16384 payload bytes, keeping
@@ -260,6 +262,15 @@ export class AuthorityRewriter {
     if (this.ackToDrop && type === TYPE_SETTINGS && (flags & FLAG_ACK) !== 0 && length === 0 && streamId === 0) {
       this.ackToDrop = false;
       if (this.modeNow === 'pass') this.state = 'pass';
+      return;
+    }
+    if (this.modeNow === 'pass') {
+      // Only the SETTINGS ACK is still looked for: every other frame, header blocks included,
+      // goes on as received. Re-encoding a block here would leave out of the server's HPACK
+      // table what the client's encoder added, and later blocks would decode wrong.
+      out.push(Buffer.from(h));
+      this.bodyLeft = length;
+      this.state = length === 0 ? 'frame-header' : 'frame-body-pass';
       return;
     }
     if (this.modeNow === 'sniff' && !this.inBlock && type !== TYPE_HEADERS && type !== TYPE_SETTINGS && type !== TYPE_WINDOW_UPDATE && type !== TYPE_PRIORITY) {
