@@ -200,7 +200,11 @@ export class FastUnaryCall extends EventEmitter {
 
   /** grpc-js's answer: the verified peer certificate of a TLS connection, else {}. */
   getAuthContext(): { transportSecurityType?: string; sslPeerCertificate?: tls.PeerCertificate } {
-    const socket = this.stream.session?.socket;
+    const session = this.stream.session;
+    // Plaintext (the common case, asked on every call by the auth guard) is known from the
+    // session itself, without the costly look through its socket proxy.
+    if (session === undefined || session.encrypted !== true) return {};
+    const socket = session.socket;
     if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return {};
     const cert = socket.getPeerCertificate();
     return cert.raw ? { transportSecurityType: 'ssl', sslPeerCertificate: cert } : { transportSecurityType: 'ssl' };
