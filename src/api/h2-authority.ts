@@ -504,6 +504,7 @@ function acceptH2(socket: net.Socket, inject: (conn: net.Socket | Duplex) => voi
     clearTimeout(timer);
     socket.off('data', onData);
     socket.off('error', onError);
+    socket.off('close', onError);
     if (how === 'drop') {
       if (err !== undefined) opts.onReject?.(err);
       socket.destroy();
@@ -531,11 +532,14 @@ function acceptH2(socket: net.Socket, inject: (conn: net.Socket | Duplex) => voi
     else if (rewriter.mode === 'rewrite' || rewriter.answerNeeded) finish('filter');
     else if (held > MAX_SNIFF_BYTES) finish('drop', new FloeError(ERR_H2_FRAME, `http2 filter: over ${MAX_SNIFF_BYTES} bytes before the first request`));
   };
+  // A client gone before the decision is dropped: handed on later, its connection would
+  // never end for the server (the socket's 'end' and 'close' would have fired already).
   const onError = (): void => finish('drop');
   const timer = setTimeout(() => finish('filter'), SNIFF_WAIT_MS);
   timer.unref();
   socket.on('data', onData);
   socket.on('error', onError);
+  socket.on('close', onError);
   socket.write(EMPTY_SETTINGS);
   if (first !== null) onData(first);
 }
@@ -559,6 +563,7 @@ function sniffProtocol(socket: net.Socket, inject: (conn: net.Socket | Duplex) =
     clearTimeout(timer);
     socket.off('data', onData);
     socket.off('error', onError);
+    socket.off('close', onError);
     if (how === 'drop') {
       socket.destroy();
       return;
@@ -585,4 +590,5 @@ function sniffProtocol(socket: net.Socket, inject: (conn: net.Socket | Duplex) =
   socket.setNoDelay(true);
   socket.on('data', onData);
   socket.on('error', onError);
+  socket.on('close', onError);
 }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { acceptH2Connection } from './h2-authority';
+import { SNIFF_WAIT_MS, acceptH2Connection } from './h2-authority';
 
 /** One GET on `client`; the body (the server echoes the :authority it saw). */
 function request(client: http2.ClientHttp2Session, authority?: string): Promise<string> {
@@ -43,7 +43,7 @@ test('a clean connection goes native, a URL authority goes through the filter; b
 });
 
 /** A listener that hands connections to an HTTP/2 server through acceptH2Connection; records how. */
-async function listen(): Promise<{ port: number; kinds: string[]; close: () => void }> {
+async function listen(): Promise<{ port: number; kinds: string[]; close: () => void; server: http2.Http2Server }> {
   const server = http2.createServer();
   server.on('stream', (stream, headers) => {
     stream.respond({ ':status': 200 });
@@ -57,7 +57,7 @@ async function listen(): Promise<{ port: number; kinds: string[]; close: () => v
     }),
   );
   await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-  return { port: (listener.address() as net.AddressInfo).port, kinds, close: () => (listener.close(), server.close()) };
+  return { port: (listener.address() as net.AddressInfo).port, kinds, close: () => (listener.close(), server.close()), server };
 }
 
 test('a client whose first request comes late (a loaded client) still goes native', async () => {
@@ -85,6 +85,47 @@ test('a PING before any request is answered at once (the connection goes through
     assert.deepEqual(l.kinds, ['filter']);
   } finally {
     client.close();
+    l.close();
+  }
+});
+
+for (const how of ['closes', 'resets'] as const) {
+  test(`the server's session ends when a client on the filter ${how} its connection`, async () => {
+    const l = await listen();
+    const session = new Promise<http2.ServerHttp2Session>((r) => l.server.once('session', r));
+    // A raw client: preface, empty SETTINGS, then a PING, which sends the connection through
+    // the filter at once.
+    const raw = net.connect(l.port, '127.0.0.1');
+    try {
+      await new Promise<void>((r) => raw.once('connect', () => r()));
+      const settings = Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+      const ping = Buffer.concat([Buffer.from([0, 0, 8, 0x6, 0, 0, 0, 0, 0]), Buffer.alloc(8, 1)]);
+      raw.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), settings, ping]));
+      const s = await session;
+      assert.deepEqual(l.kinds, ['filter']);
+      const closed = new Promise<void>((r) => s.once('close', () => r()));
+      if (how === 'closes') raw.end();
+      else raw.resetAndDestroy();
+      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the session outlived its connection by 2 s')), 2000))]);
+    } finally {
+      raw.destroy();
+      l.close();
+    }
+  });
+}
+
+test('a client that leaves before its first request is dropped, not handed on when the wait ends', async () => {
+  const l = await listen();
+  const raw = net.connect(l.port, '127.0.0.1');
+  try {
+    await new Promise<void>((r) => raw.once('connect', () => r()));
+    raw.end(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0])]));
+    await new Promise((r) => setTimeout(r, SNIFF_WAIT_MS + 300));
+    // Handed on after its socket closed, the connection's HTTP/2 session would never end and
+    // would hold a graceful shutdown until its timeout.
+    assert.deepEqual(l.kinds, []);
+  } finally {
+    raw.destroy();
     l.close();
   }
 });
