@@ -93,13 +93,16 @@ const SETTINGS = frame(0x4, 0, 0, [0x00, 0x04, 0x00, 0x40, 0x00, 0x00]);
 const WINDOW_UPDATE = frame(0x8, 0, 0, [0x00, 0x0f, 0x00, 0x01]);
 const data = (stream: number, n: number, flags = 0): Buffer => frame(0x0, flags, stream, Buffer.alloc(n, stream));
 
+/** A literal field with incremental indexing and a new name (short, no Huffman). */
+function lit(name: string, value: string): Buffer {
+  return Buffer.concat([Buffer.from([0x40, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+}
+
 /**
  * A gRPC-like client block: the first request inserts its fields in the dynamic table
  * (incremental indexing), later ones refer to them, as grpc-go's encoder does.
  */
 function clientBlock(authority: string, path: string, first: boolean): Buffer {
-  const lit = (name: string, value: string): Buffer =>
-    Buffer.concat([Buffer.from([0x40, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
   if (first) {
     return Buffer.concat([
       Buffer.from([0x83, 0x86]), // :method POST, :scheme http
@@ -269,8 +272,6 @@ test('header blocks after a clean first one pass as received while the SETTINGS 
   // :path 65. Block 2 refers to those and inserts grpc-timeout (62; the others move up one),
   // before the client has acknowledged the filter's SETTINGS; block 3 refers to all of them.
   // Re-encoding block 2 without indexing would leave the server's table one entry short.
-  const lit = (name: string, value: string): Buffer =>
-    Buffer.concat([Buffer.from([0x40, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
   const block2 = Buffer.concat([Buffer.from([0x83, 0x86, 0xc1, 0xc0, 0xbf, 0xbe]), lit('grpc-timeout', '99u')]);
   const block3 = Buffer.from([0x83, 0x86, 0xc2, 0xc1, 0xc0, 0xbf, 0xbe]);
   const ack = frame(0x4, 0x1, 0, []);

@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { SNIFF_WAIT_MS, acceptH2Connection } from './h2-authority';
+import { CLIENT_PREFACE, SNIFF_WAIT_MS, acceptH2Connection } from './h2-authority';
+
+/** An empty SETTINGS frame, as a client's first frame. */
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
 
 /** One GET on `client`; the body (the server echoes the :authority it saw). */
 function request(client: http2.ClientHttp2Session, authority?: string): Promise<string> {
@@ -98,9 +101,8 @@ for (const how of ['closes', 'resets'] as const) {
     const raw = net.connect(l.port, '127.0.0.1');
     try {
       await new Promise<void>((r) => raw.once('connect', () => r()));
-      const settings = Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
       const ping = Buffer.concat([Buffer.from([0, 0, 8, 0x6, 0, 0, 0, 0, 0]), Buffer.alloc(8, 1)]);
-      raw.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), settings, ping]));
+      raw.write(Buffer.concat([CLIENT_PREFACE, EMPTY_SETTINGS, ping]));
       const s = await session;
       assert.deepEqual(l.kinds, ['filter']);
       const closed = new Promise<void>((r) => s.once('close', () => r()));
@@ -119,7 +121,7 @@ test('a client that leaves before its first request is dropped, not handed on wh
   const raw = net.connect(l.port, '127.0.0.1');
   try {
     await new Promise<void>((r) => raw.once('connect', () => r()));
-    raw.end(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0])]));
+    raw.end(Buffer.concat([CLIENT_PREFACE, EMPTY_SETTINGS]));
     await new Promise((r) => setTimeout(r, SNIFF_WAIT_MS + 300));
     // Handed on after its socket closed, the connection's HTTP/2 session would never end and
     // would hold a graceful shutdown until its timeout.

@@ -1,9 +1,9 @@
 /**
  * A protobuf wire reader for hot decoders: one object per message, no per-field allocation
  * (readFields, the generic iterator, yields an object per field). Each malformation throws
- * the error its owner makes (`failWith`, or an override of fail()), so a WAL reports corruption
- * and a peer stream a bad message; without either, ERR_PROTO. Integers that are terms, indexes or sizes come as safe-integer numbers; ids
- * come as bigint (full uint64).
+ * the error its owner makes (`failWith`, or an override of fail()), so a WAL reports
+ * corruption and a peer stream a bad message; without either, ERR_PROTO. Integers that are
+ * terms, indexes or sizes come as safe-integer numbers; ids come as bigint (full uint64).
  *
  *   const r = new ProtoReader(buf, (why) => new FloeError(ERR_X, `x: cannot decode: ${why}`));
  *   while (!r.done()) {
