@@ -30,7 +30,8 @@ import { kvHandlers } from './kv-service';
 import { leaseHandlers } from './lease-service';
 import { maintenanceHandlers } from './maintenance-service';
 import { OpenStreams } from './open-streams';
-import { acceptH2Connection } from './h2-authority';
+import { acceptH2Connection, sniffHttp2 } from './h2-authority';
+import { H2Front } from './h2-front';
 import { createClientListener, type TlsListenOptions } from './tls-listener';
 import { linkConnection } from './tls-identity';
 import { guardCalls } from './call-guard';
@@ -39,7 +40,7 @@ import { meterGrpcServer, type ClientBytes } from './grpc-metrics';
 import type { GrpcMetrics } from '../metrics';
 import { withPassThroughRange } from './range-passthrough';
 import { recordingRequestSizes } from './request-size';
-import { installUnaryFastPath } from './unary-fast-path';
+import { fastHandlers } from './unary-fast-path';
 import { routePlainHttp2, type PlainHttpHandler } from './h2-plain-http';
 import { withFastPutCodecs } from './put-codec';
 import {
@@ -76,7 +77,10 @@ export interface GrpcServerOptions {
   readonly random?: () => number;
   /** The progress notification timer (default: the real clock). */
   readonly progressTimer?: ProgressTimer;
-  /** Serve KV's unary calls on the light transport (unary-fast-path.ts; default true). */
+  /**
+   * Serve connections with Floe's own HTTP/2 front, which answers KV's unary calls itself
+   * (h2-front.ts, unary-fast-path.ts; default true). False: every call goes to grpc-js.
+   */
   readonly unaryFastPath?: boolean;
   /** Where calls and client bytes are counted (grpc-metrics.ts); not counted by default. */
   readonly metrics?: { readonly grpc: GrpcMetrics; readonly bytes: ClientBytes };
@@ -97,6 +101,8 @@ export class EtcdGrpcServer {
    * reset by Node's HTTP/2 before any handler runs (h2-authority.ts).
    */
   private readonly injector: ReturnType<grpc.Server['createConnectionInjector']>;
+  /** Floe's HTTP/2 front, or null when grpc-js serves connections itself. */
+  private readonly front: H2Front | null;
   private readonly listeners: net.Server[] = [];
   private readonly openStreams = new OpenStreams();
   private draining: Promise<DrainOutcome> | null = null;
@@ -150,7 +156,16 @@ export class EtcdGrpcServer {
     this.server.addService(svc.lock, guard(lockHandlers(api, toGrpcError)));
     this.server.addService(svc.election, guard(electionHandlers(api, toGrpcError, (end) => this.openStreams.add(end))));
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    if (opts.unaryFastPath ?? true) installUnaryFastPath(this.server, { maxReceiveBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES, maxSendBytes: MAX_SEND_BYTES });
+    this.front = (opts.unaryFastPath ?? true)
+      ? new H2Front({
+          handlers: fastHandlers(this.server),
+          limits: { maxReceiveBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES, maxSendBytes: MAX_SEND_BYTES },
+          maxConcurrentStreams: maxStreams,
+          keepaliveMs,
+          keepaliveTimeoutMs,
+          inject: (conn, socket) => this.injector.injectConnection(linkConnection(conn, socket)),
+        })
+      : null;
     routePlainHttp2(this.server, () => this.plainHttp);
   }
 
@@ -175,7 +190,14 @@ export class EtcdGrpcServer {
     assert(this.draining === null, 'listen after drain');
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      const listener = createClientListener((socket) => acceptH2Connection(socket, (conn) => this.injector.injectConnection(linkConnection(conn, socket)), { http1 }), secure);
+      const front = this.front;
+      const accept =
+        front === null
+          ? (socket: net.Socket): void => acceptH2Connection(socket, (conn) => this.injector.injectConnection(linkConnection(conn, socket)), { http1 })
+          : http1 === undefined
+            ? (socket: net.Socket): void => front.accept(socket, null)
+            : (socket: net.Socket): void => sniffHttp2(socket, (first) => front.accept(socket, first), http1);
+      const listener = createClientListener(accept, secure);
       listener.once('error', (e: NodeJS.ErrnoException) => {
         reject(new Error(e.code === 'EADDRINUSE' ? 'bind: address already in use' : `${address}: ${e.message}`));
       });
@@ -201,11 +223,14 @@ export class EtcdGrpcServer {
     for (const l of this.listeners) l.close();
     this.draining = new Promise((resolve) => {
       const timer = setTimeout(() => {
+        this.front?.forceClose();
         this.server.forceShutdown();
         resolve('forced');
       }, timeoutMs);
       // First stop new calls, then end the streams that would hold the drain open forever.
-      this.server.tryShutdown(() => {
+      const grpcDone = new Promise<void>((done) => this.server.tryShutdown(() => done()));
+      const frontDone = this.front?.drain() ?? Promise.resolve();
+      void Promise.all([grpcDone, frontDone]).then(() => {
         clearTimeout(timer);
         resolve('drained');
       });
@@ -217,6 +242,7 @@ export class EtcdGrpcServer {
   /** Closes every connection at once, cutting off calls in flight. */
   forceClose(): void {
     for (const l of this.listeners) l.close();
+    this.front?.forceClose();
     this.server.forceShutdown();
   }
 }

@@ -28,7 +28,8 @@
  * 256 KiB, destroys the connection (without an error event, so nothing can crash).
  */
 import type * as net from 'node:net';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import { SocketDuplex } from './socket-duplex';
 import { FloeError, assert, isFloeError } from '../pkg';
 import { ERR_HPACK, HpackDecoder, encodeLiteralBlock, type HeaderField } from './hpack';
 
@@ -373,17 +374,17 @@ export function authorityFixer(socket: net.Socket, opts: AuthorityFixerOptions =
  * non-native duplex in its own socket object that does not ask it: through the filter,
  * grpc-js's `call.getPeer()` says 'unknown'. Reach the addresses via `session.socket.stream`.
  */
-class FixedConnection extends Duplex {
+class FixedConnection extends SocketDuplex {
   private rewriter: AuthorityRewriter | null;
   private readonly onReject: ((err: FloeError) => void) | undefined;
 
   constructor(
-    private readonly socket: net.Socket,
+    socket: net.Socket,
     opts: AuthorityFixerOptions,
     rewriter: AuthorityRewriter = new AuthorityRewriter(opts),
     initial: readonly Buffer[] = [],
   ) {
-    super({ allowHalfOpen: false });
+    super(socket, { allowHalfOpen: false });
     this.rewriter = rewriter;
     for (const b of initial) this.push(b);
     this.onReject = opts.onReject;
@@ -395,22 +396,6 @@ class FixedConnection extends Duplex {
     // The reason a socket failed is of no use to the server: the connection is simply gone.
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.destroy());
-  }
-
-  get remoteAddress(): string | undefined {
-    return this.socket.remoteAddress;
-  }
-  get remotePort(): number | undefined {
-    return this.socket.remotePort;
-  }
-  get remoteFamily(): string | undefined {
-    return this.socket.remoteFamily;
-  }
-  get localAddress(): string | undefined {
-    return this.socket.localAddress;
-  }
-  get localPort(): number | undefined {
-    return this.socket.localPort;
   }
 
   private onData(chunk: Buffer): void {
@@ -484,11 +469,11 @@ export const MAX_SNIFF_BYTES = MAX_HEADER_BLOCK_BYTES + 64 * 1024;
  * then on. Otherwise, when the client sends a frame the server must answer before its first
  * request (a PING), or when it stays quiet for SNIFF_WAIT_MS, the connection goes through
  * the filter (authorityFixer) for good.
- * With `opts.http1`, the first bytes first decide between HTTP/2 and HTTP/1.x (sniffProtocol).
+ * With `opts.http1`, the first bytes first decide between HTTP/2 and HTTP/1.x (sniffHttp2).
  */
 export function acceptH2Connection(socket: net.Socket, inject: (conn: net.Socket | Duplex) => void, opts: AcceptOptions = {}): void {
   if (opts.http1 === undefined) acceptH2(socket, inject, opts, null);
-  else sniffProtocol(socket, inject, opts, opts.http1);
+  else sniffHttp2(socket, (first) => acceptH2(socket, inject, opts, first), opts.http1);
 }
 
 /** acceptH2Connection's HTTP/2 path; `first` holds client bytes already read, if any. */
@@ -550,11 +535,12 @@ export const PROTOCOL_SNIFF_MS = 10_000;
 /**
  * Tells HTTP/2 with prior knowledge (gRPC) from HTTP/1.x by the first bytes, as etcd's cmux
  * does: bytes that are a prefix of the HTTP/2 client preface wait for more; the whole preface
- * goes the HTTP/2 way; anything else goes to `http1` with the bytes put back. Nothing is
+ * goes to `h2` with the bytes read so far; anything else goes to `http1` with the bytes put
+ * back. Nothing is
  * written to the client before the decision (the HTTP/2 path's SETTINGS would corrupt an
  * HTTP/1.x answer).
  */
-function sniffProtocol(socket: net.Socket, inject: (conn: net.Socket | Duplex) => void, opts: AuthorityFixerOptions, http1: (socket: net.Socket) => void): void {
+export function sniffHttp2(socket: net.Socket, h2: (first: Buffer | null) => void, http1: (socket: net.Socket) => void): void {
   let held: Buffer = Buffer.alloc(0);
   let done = false;
   const decide = (how: 'h2' | 'http1' | 'drop'): void => {
@@ -569,7 +555,7 @@ function sniffProtocol(socket: net.Socket, inject: (conn: net.Socket | Duplex) =
       return;
     }
     if (how === 'h2') {
-      acceptH2(socket, inject, opts, held.length > 0 ? held : null);
+      h2(held.length > 0 ? held : null);
       return;
     }
     socket.pause();

@@ -87,3 +87,11 @@ export function etcdctlError(r: EtcdctlResult): string | undefined {
     .filter((l) => l.startsWith('Error: '))
     .pop();
 }
+
+/** A gRPC message (uncompressed): 5-byte prefix, then `msg`. */
+export function grpcMessage(msg: Buffer): Buffer {
+  const out = Buffer.alloc(5 + msg.length);
+  out.writeUInt32BE(msg.length, 1);
+  msg.copy(out, 5);
+  return out;
+}

@@ -13,7 +13,7 @@ import * as http2 from 'node:http2';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { etcdServices } from '../etcdpb';
 import { Rng } from '../pkg/rng';
-import { startHarness, type Harness } from './test-harness';
+import { grpcMessage as frame, startHarness, type Harness } from './test-harness';
 import { FastUnaryCall, fastPathServedCalls } from './unary-fast-path';
 import { metadataValue } from './call';
 
@@ -85,13 +85,6 @@ function raw(h: Harness, path: string, body: Buffer, extra: Record<string, strin
   });
 }
 
-/** A gRPC message frame around `msg`. */
-function frame(msg: Buffer): Buffer {
-  const out = Buffer.alloc(5 + msg.length);
-  out.writeUInt32BE(msg.length, 1);
-  msg.copy(out, 5);
-  return out;
-}
 
 const PUT = '/etcdserverpb.KV/Put';
 const putBytes = (key: string, value: string): Buffer =>
@@ -248,9 +241,9 @@ test('a fast call answers metadata keys as grpc-js metadata would, without build
     'content-type': 'application/grpc',
   };
   const keys = ['token', 'hasleader', 'client-api-version', 'joined', 'twice', 'odd', 'trace-bin', 'grpc-timeout', 'content-type', 'missing', ':path'];
-  const call = new FastUnaryCall(PUT, headers, {} as http2.ServerHttp2Stream, Infinity, undefined);
+  const call = new FastUnaryCall(PUT, headers, null, Infinity, undefined);
   for (const k of keys) assert.deepEqual(metadataValue(call, k), call.metadata.get(k)[0], k);
-  const plain = new FastUnaryCall(PUT, { token: 't', hasleader: 'true' }, {} as http2.ServerHttp2Stream, Infinity, undefined);
+  const plain = new FastUnaryCall(PUT, { token: 't', hasleader: 'true' }, null, Infinity, undefined);
   assert.equal(metadataValue(plain, 'token'), 't');
   assert.equal(metadataValue(plain, 'hasleader'), 'true');
   assert.equal((plain as unknown as { built: unknown }).built, null, 'plain text keys never built the metadata');

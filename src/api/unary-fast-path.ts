@@ -1,26 +1,25 @@
 /**
- * A lighter transport for the hot unary calls (KV Range, Put, DeleteRange, Txn): the HTTP/2
- * streams of those methods are taken from grpc-js's HTTP/2 server before grpc-js sees them
- * and served here; every other stream goes to grpc-js untouched.
+ * The hot unary calls (KV Range, Put, DeleteRange, Txn) served without grpc-js: the client
+ * port's own HTTP/2 front (h2-front.ts) hands their streams here, every other stream goes on
+ * to grpc-js.
  *
  * Why: under load most of a put's CPU went to grpc-js's per-call machinery (interceptor
  * chain, call state machine, stream decoder, read queue with a promise per message, status
- * objects) rather than to the store. This file does the same protocol work with one object
- * per call.
+ * objects) and to Node's HTTP/2 streams rather than to the store. This file does the same
+ * protocol work with one object per call.
  *
  * What stays identical, by construction: the handler run is the one grpc-js registered for
  * the path (`server.handlers`), i.e. the full chain of wrappers the server added (metrics,
  * learner and leader guards, auth, request checks), with its codecs (size recording, byte
  * metrics). The call object handed to it has what those wrappers read: `request`,
  * `metadata` (built by grpc-js's own Metadata.fromHttp2Headers, minus the transport headers
- * grpc-js removes), `getPeer()`, `getAuthContext()`, `getDeadline()`, and `call.stream` (the
- * HTTP/2 stream, which tls-identity.ts follows to the connection). The protocol answers copy
- * grpc-js 1.14's server (server.js handleUnary, server-interceptors.js): the same statuses
- * and messages for a missing or second request message, a message over the receive limit, an
- * undecodable request, a handler that throws, a response over the send limit, an expired or
- * malformed grpc-timeout; a success is response headers, one message, trailers; a failure
- * before any message is a trailers-only response. One difference: no `date` header (grpc-js
- * sends Node's; etcd's grpc-go sends none, and it costs a header on every answer).
+ * grpc-js removes), `getPeer()`, `getAuthContext()` and `getDeadline()`. The protocol answers
+ * copy grpc-js 1.14's server (server.js handleUnary, server-interceptors.js): the same
+ * statuses and messages for a missing or second request message, a message over the receive
+ * limit, an undecodable request, a handler that throws, a response over the send limit, an
+ * expired or malformed grpc-timeout; a success is response headers, one message, trailers; a
+ * failure before any message is a trailers-only response. One difference: no `date` header
+ * (grpc-js sends Node's; etcd's grpc-go sends none, and it costs a header on every answer).
  *
  * Not taken (left to grpc-js): other methods, a content-type that is not application/grpc*
  * (grpc-js answers 415), and a request with a grpc-encoding other than identity
@@ -28,10 +27,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type * as http2 from 'node:http2';
+import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { assert } from '../pkg';
-import { hookGrpcStreams, isGrpcRequest } from './h2-plain-http';
+import { isGrpcRequest } from './h2-plain-http';
 import { serializerParts } from './range-passthrough';
 
 /** The KV methods served here. */
@@ -43,7 +43,7 @@ export const FAST_UNARY_PATHS: readonly string[] = [
 ];
 
 /** What grpc-js keeps per registered method (server.js `handlers`). */
-interface RegisteredHandler {
+export interface RegisteredHandler {
   readonly func: (call: unknown, callback: grpc.sendUnaryData<unknown>) => void;
   readonly serialize: (value: unknown) => Buffer;
   readonly deserialize: (bytes: Buffer) => unknown;
@@ -54,7 +54,6 @@ interface RegisteredHandler {
 /** The grpc-js internals read here (grpc-js 1.14); checked at install so a change fails loudly. */
 interface GrpcServerInternals {
   readonly handlers: Map<string, RegisteredHandler>;
-  onStreamOpened?(stream: http2.ServerHttp2Stream): void;
 }
 
 /** Limits, as the grpc-js server was given them. */
@@ -74,18 +73,6 @@ const TRANSPORT_HEADERS = ['grpc-timeout', 'grpc-encoding', 'grpc-accept-encodin
 /** grpc-js's GRPC_NODE_DEBUG_SEND_ERROR_DETAILS (environment.js), read the same way. */
 const SEND_ERROR_DETAILS = (process.env['GRPC_NODE_DEBUG_SEND_ERROR_DETAILS'] ?? 'false') === 'true';
 
-/** The headers of a successful response, in grpc-js's order. */
-const RESPONSE_HEADERS: http2.OutgoingHttpHeaders = {
-  ':status': 200,
-  'content-type': 'application/grpc+proto',
-  'grpc-accept-encoding': 'identity,deflate,gzip',
-  'grpc-encoding': 'identity',
-};
-
-/** respond() options; `sendDate` is Node's (processHeaders), missing from its typings. */
-const STATUS_ONLY = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
-const WITH_TRAILERS = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
-
 /** grpc-js keeps a text value only when it is printable ASCII (metadata.js validate). */
 const LEGAL_TEXT = /^[ -~]*$/;
 
@@ -101,18 +88,42 @@ export function fastPathServedCalls(): number {
   return servedCalls;
 }
 
-interface Status {
+/** A call's outcome when it is not a message: grpc-status, grpc-message and trailing metadata. */
+export interface Status {
   readonly code: grpc.status;
   readonly details: string;
   readonly metadata: grpc.Metadata | null;
 }
 
+/** Where a fast call's answer goes (one per call; at most one of its methods is called, once). */
+export interface UnaryReply {
+  /** A trailers-only response carrying `s`. */
+  status(s: Status): void;
+  /**
+   * Response headers, one message made of `parts` (`bodyBytes` in all, sent in order behind
+   * gRPC's 5-byte prefix), then trailers: grpc-status 0, grpc-message OK and `trailer`.
+   */
+  message(parts: readonly Buffer[], bodyBytes: number, trailer: grpc.Metadata | null): void;
+}
+
+/** What the transport tells a started call: request bytes, their end, or the stream's end. */
+export interface UnaryCallInput {
+  /** Request bytes (a DATA frame's content). */
+  data(bytes: Buffer): void;
+  /** The client's END_STREAM. */
+  end(): void;
+  /** The stream is gone (reset by the client, or its connection closed): later answers are dropped. */
+  gone(): void;
+}
+
+/** The registered unary handlers served here, by path, read from grpc-js's `handlers`. */
+export type FastHandlers = ReadonlyMap<string, RegisteredHandler>;
+
 /**
- * Takes the streams of `paths` on every HTTP/2 server grpc-js has created so far (the
- * connection injector's) and serves them here; call it right after createConnectionInjector.
- * Methods of `paths` must be registered unary methods.
+ * The handlers of `paths` as grpc-js registered them on `server` (with every wrapper it was
+ * given); each must be a registered unary method.
  */
-export function installUnaryFastPath(server: grpc.Server, limits: FastPathLimits, paths: readonly string[] = FAST_UNARY_PATHS): void {
+export function fastHandlers(server: grpc.Server, paths: readonly string[] = FAST_UNARY_PATHS): FastHandlers {
   const internals = server as unknown as GrpcServerInternals;
   assert(internals.handlers instanceof Map, 'grpc-js internals changed: no handlers map');
   const fast = new Map<string, RegisteredHandler>();
@@ -121,41 +132,33 @@ export function installUnaryFastPath(server: grpc.Server, limits: FastPathLimits
     assert(h !== undefined && h.type === 'unary', `fast path: ${p} is not a registered unary method`);
     fast.set(p, h);
   }
-  hookGrpcStreams(server, (stream, headers) => {
-    const h = fast.get(headers[':path'] as string);
-    if (h === undefined || !takes(headers)) return false;
-    internals.onStreamOpened?.(stream); // grpc-js's idle-connection accounting
-    servedCalls++;
-    serveUnary(stream, headers, h, limits);
-    return true;
-  });
+  return fast;
 }
 
-/** Whether the fast path serves a stream with these headers (see the file comment). */
-function takes(headers: http2.IncomingHttpHeaders): boolean {
-  if (!isGrpcRequest(headers)) return false;
+/** The handler serving a stream with these headers here, or undefined (see the file comment). */
+export function fastHandlerFor(handlers: FastHandlers, headers: http2.IncomingHttpHeaders): RegisteredHandler | undefined {
+  const h = handlers.get(headers[':path'] as string);
+  if (h === undefined || !isGrpcRequest(headers)) return undefined;
   const encoding = headers['grpc-encoding'];
-  return encoding === undefined || encoding === 'identity';
+  return encoding === undefined || encoding === 'identity' ? h : undefined;
 }
 
 /** The call object the registered handler chain sees (a grpc-js ServerUnaryCall's surface). */
 export class FastUnaryCall extends EventEmitter {
   cancelled = false;
   request: unknown = null;
-  /** tls-identity.ts follows call.call.stream.session.socket to the connection. */
-  readonly call: { readonly stream: http2.ServerHttp2Stream };
 
   private built: grpc.Metadata | null = null;
 
   constructor(
     private readonly path: string,
     private readonly headers: http2.IncomingHttpHeaders,
-    private readonly stream: http2.ServerHttp2Stream,
+    /** The client's connection: a TLSSocket when it came over TLS. */
+    private readonly socket: net.Socket | null,
     private readonly deadline: number,
     private readonly host: string | undefined,
   ) {
     super();
-    this.call = { stream };
   }
 
   /** The request's metadata as grpc-js builds it, made on first use (most calls never ask). */
@@ -181,7 +184,7 @@ export class FastUnaryCall extends EventEmitter {
   }
 
   getPeer(): string {
-    const socket = this.stream.session?.socket;
+    const socket = this.socket;
     if (socket?.remoteAddress) return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
     return 'unknown';
   }
@@ -200,11 +203,7 @@ export class FastUnaryCall extends EventEmitter {
 
   /** grpc-js's answer: the verified peer certificate of a TLS connection, else {}. */
   getAuthContext(): { transportSecurityType?: string; sslPeerCertificate?: tls.PeerCertificate } {
-    const session = this.stream.session;
-    // Plaintext (the common case, asked on every call by the auth guard) is known from the
-    // session itself, without the costly look through its socket proxy.
-    if (session === undefined || session.encrypted !== true) return {};
-    const socket = session.socket;
+    const socket = this.socket;
     if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return {};
     const cert = socket.getPeerCertificate();
     return cert.raw ? { transportSecurityType: 'ssl', sslPeerCertificate: cert } : { transportSecurityType: 'ssl' };
@@ -216,16 +215,20 @@ export class FastUnaryCall extends EventEmitter {
 }
 
 /**
- * Serves one unary call on `stream`. Order (as grpc-js): headers checked, the request read to
- * END_STREAM, the handler run, then one answer; whatever comes first of the answer, the
- * deadline or the client's reset ends the call, and later outcomes are dropped.
+ * Starts one unary call whose request arrives through the returned input. Order (as grpc-js):
+ * headers checked, the request read to END_STREAM, the handler run, then one answer to
+ * `reply`; whatever comes first of the answer, the deadline or the stream's end ends the
+ * call, and later outcomes are dropped.
  */
-function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, h: RegisteredHandler, limits: FastPathLimits): void {
-  // An error event is always followed by close, which is where the call ends.
-  stream.once('error', () => undefined);
+export function startUnary(
+  reply: UnaryReply,
+  headers: http2.IncomingHttpHeaders,
+  h: RegisteredHandler,
+  limits: FastPathLimits,
+  socket: net.Socket | null,
+): UnaryCallInput {
+  servedCalls++;
   let done = false;
-  /** Set once an answer has begun (headers sent): nothing later may start another. */
-  let answered = false;
   let call: FastUnaryCall | null = null;
   let timer: NodeJS.Timeout | null = null;
 
@@ -244,28 +247,14 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
           c.emit('cancelled', 'cancelled');
         });
     }
-    // Unread request bytes are flushed, as grpc-js does.
-    stream.resume();
-  };
-  const live = (): boolean => {
-    if (!done && (stream.destroyed || stream.closed)) finish();
-    return !done;
   };
   const sendStatus = (s: Status): void => {
-    if (!live() || answered) return;
-    answered = true;
-    const trailers: http2.OutgoingHttpHeaders = {
-      'grpc-status': s.code,
-      'grpc-message': encodeURI(s.details),
-      ':status': 200,
-      'content-type': 'application/grpc+proto',
-    };
-    if (s.metadata !== null) Object.assign(trailers, s.metadata.toHttp2Headers());
-    stream.respond(trailers, STATUS_ONLY);
+    if (done) return;
     finish();
+    reply.status(s);
   };
   const respond: grpc.sendUnaryData<unknown> = (err, value, trailer) => {
-    if (!live() || answered) return;
+    if (done) return;
     if (err) {
       sendStatus(serverErrorToStatus(err, trailer));
       return;
@@ -285,28 +274,8 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
       sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: `Sent message larger than max (${bodyBytes + GRPC_MESSAGE_HEADER_BYTES} vs. ${limits.maxSendBytes})`, metadata: null });
       return;
     }
-    const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': grpc.status.OK, 'grpc-message': 'OK' };
-    if (trailer !== undefined && trailer !== null) Object.assign(trailers, trailer.toHttp2Headers());
-    // From here the answer is committed: a deadline that fires before the trailers go out (the
-    // body is still being flushed) must not start a second response on the stream.
-    answered = true;
-    if (timer !== null) clearTimeout(timer);
-    stream.respond(RESPONSE_HEADERS, WITH_TRAILERS);
-    stream.once('wantTrailers', () => {
-      stream.sendTrailers(trailers);
-      finish();
-    });
-    if (bodyBytes <= GATHER_MAX_BYTES) {
-      stream.end(framed(parts, bodyBytes));
-      return;
-    }
-    const prefix = Buffer.allocUnsafe(GRPC_MESSAGE_HEADER_BYTES);
-    prefix[0] = 0;
-    prefix.writeUInt32BE(bodyBytes, 1);
-    stream.cork();
-    stream.write(prefix);
-    for (const p of parts) if (p.length > 0) stream.write(p);
-    stream.end(); // uncorks: the parts go out in one writev
+    finish();
+    reply.message(parts, bodyBytes, trailer ?? null);
   };
 
   // grpc-timeout as grpc-js reads it (its first value, through Metadata when unusual).
@@ -317,7 +286,7 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
     const text = String(timeout[0]);
     const m = DEADLINE_REGEX.exec(text);
     if (m === null) {
-      process.nextTick(() => sendStatus({ code: grpc.status.INTERNAL, details: `Invalid grpc-timeout value "${text}"`, metadata: null }));
+      sendStatus({ code: grpc.status.INTERNAL, details: `Invalid grpc-timeout value "${text}"`, metadata: null });
     } else {
       const ms = (Number(m[1]) * (DEADLINE_UNIT_MS[m[2] as string] as number)) | 0;
       deadline = Date.now() + ms;
@@ -331,57 +300,59 @@ function serveUnary(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttp
   const chunks: Buffer[] = [];
   let buffered = 0;
   let message: Buffer | null = null;
-  stream.on('data', (data: Buffer) => {
-    if (!live()) return;
-    chunks.push(data);
-    buffered += data.length;
-    while (buffered >= GRPC_MESSAGE_HEADER_BYTES) {
-      const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, buffered);
-      const size = all.readUInt32BE(1);
-      if (limits.maxReceiveBytes !== -1 && size > limits.maxReceiveBytes) {
-        sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${size} vs ${limits.maxReceiveBytes})`, metadata: null });
-        return;
-      }
-      if (buffered < GRPC_MESSAGE_HEADER_BYTES + size) {
+  return {
+    data(bytes: Buffer): void {
+      if (done) return;
+      chunks.push(bytes);
+      buffered += bytes.length;
+      while (buffered >= GRPC_MESSAGE_HEADER_BYTES) {
+        const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, buffered);
+        const size = all.readUInt32BE(1);
+        if (limits.maxReceiveBytes !== -1 && size > limits.maxReceiveBytes) {
+          sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${size} vs ${limits.maxReceiveBytes})`, metadata: null });
+          return;
+        }
+        if (buffered < GRPC_MESSAGE_HEADER_BYTES + size) {
+          chunks.length = 0;
+          chunks.push(all);
+          return;
+        }
+        if (message !== null) {
+          sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${h.path}`, metadata: null });
+          return;
+        }
+        message = all.subarray(GRPC_MESSAGE_HEADER_BYTES, GRPC_MESSAGE_HEADER_BYTES + size);
+        const rest = all.subarray(GRPC_MESSAGE_HEADER_BYTES + size);
         chunks.length = 0;
-        chunks.push(all);
+        buffered = rest.length;
+        if (buffered > 0) chunks.push(rest);
+      }
+    },
+    end(): void {
+      if (done) return;
+      if (message === null) {
+        sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${h.path}`, metadata: null });
         return;
       }
-      if (message !== null) {
-        sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${h.path}`, metadata: null });
+      let request: unknown;
+      try {
+        request = h.deserialize(message);
+      } catch (e) {
+        sendStatus({ code: grpc.status.INTERNAL, details: SEND_ERROR_DETAILS ? `Error deserializing request: ${errorMessage(e)}` : 'Error deserializing request', metadata: null });
         return;
       }
-      message = all.subarray(GRPC_MESSAGE_HEADER_BYTES, GRPC_MESSAGE_HEADER_BYTES + size);
-      const rest = all.subarray(GRPC_MESSAGE_HEADER_BYTES + size);
-      chunks.length = 0;
-      buffered = rest.length;
-      if (buffered > 0) chunks.push(rest);
-    }
-  });
-  stream.on('end', () => {
-    if (!live()) return;
-    if (message === null) {
-      sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${h.path}`, metadata: null });
-      return;
-    }
-    let request: unknown;
-    try {
-      request = h.deserialize(message);
-    } catch (e) {
-      sendStatus({ code: grpc.status.INTERNAL, details: SEND_ERROR_DETAILS ? `Error deserializing request: ${errorMessage(e)}` : 'Error deserializing request', metadata: null });
-      return;
-    }
-    call = new FastUnaryCall(h.path, headers, stream, deadline, host);
-    call.request = request;
-    try {
-      h.func(call, respond);
-    } catch (e) {
-      sendStatus({ code: grpc.status.UNKNOWN, details: SEND_ERROR_DETAILS ? `Server method handler threw error ${errorMessage(e)}` : 'Unknown error', metadata: null });
-    }
-  });
-  stream.on('close', () => {
-    if (!done) finish();
-  });
+      call = new FastUnaryCall(h.path, headers, socket, deadline, host);
+      call.request = request;
+      try {
+        h.func(call, respond);
+      } catch (e) {
+        sendStatus({ code: grpc.status.UNKNOWN, details: SEND_ERROR_DETAILS ? `Server method handler threw error ${errorMessage(e)}` : 'Unknown error', metadata: null });
+      }
+    },
+    gone(): void {
+      if (!done) finish();
+    },
+  };
 }
 
 function errorMessage(e: unknown): string {
@@ -395,20 +366,4 @@ function serverErrorToStatus(error: Partial<grpc.ServiceError>, overrideTrailers
     return { code: error.code, details: typeof error.details === 'string' ? error.details : 'message' in error ? String(error.message) : 'Unknown Error', metadata };
   }
   return { code: grpc.status.UNKNOWN, details: 'message' in error ? String(error.message) : 'Unknown Error', metadata };
-}
-
-/**
- * Replies up to this size are gathered behind their prefix into one buffer (one write);
- * larger ones go out part by part (a copy of them would cost the event loop ~9 ms per MiB).
- */
-const GATHER_MAX_BYTES = 64 * 1024;
-
-/** `parts` (`bytes` long in all) behind gRPC's 5-byte message prefix (uncompressed), in one new buffer. */
-function framed(parts: readonly Buffer[], bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(bytes + GRPC_MESSAGE_HEADER_BYTES);
-  out[0] = 0;
-  out.writeUInt32BE(bytes, 1);
-  let at = GRPC_MESSAGE_HEADER_BYTES;
-  for (const p of parts) at += p.copy(out, at);
-  return out;
 }

@@ -1,0 +1,252 @@
+/**
+ * The client port's own HTTP/2 front (h2-front.ts, h2-inner.ts), spoken to frame by frame:
+ * protocol errors end the connection with etcd-compatible HTTP/2 error codes, limits refuse
+ * streams, PING and keepalive, flow control on both served and forwarded streams, an
+ * :authority written as a URL, and a graceful drain.
+ */
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import { etcdServices } from '../etcdpb';
+import { encodeLiteralBlock, HpackDecoder, type HeaderField } from './hpack';
+import { CLIENT_PREFACE, frameHeaderBlock } from './h2-authority';
+import { ErrorCode, FLAG_ACK, FLAG_END_STREAM, FrameReader, FrameType, frame, settingsFrame, Setting } from './h2-wire';
+import { grpcMessage as message, startHarness, type Harness } from './test-harness';
+
+let h: Harness;
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h.close();
+});
+
+interface Frame {
+  readonly type: number;
+  readonly flags: number;
+  readonly id: number;
+  readonly payload: Buffer;
+}
+
+/** A client speaking raw frames; `frames` is everything the server sent. */
+class RawClient {
+  readonly frames: Frame[] = [];
+  closed = false;
+  private readonly socket: net.Socket;
+  private readonly reader = new FrameReader((type, flags, id, p) => this.frames.push({ type, flags, id, payload: Buffer.from(p) }), 1 << 24);
+  private readonly waiters: (() => void)[] = [];
+  readonly decoder = new HpackDecoder();
+
+  constructor(endpoint: string, settings: Buffer = settingsFrame([])) {
+    const [host, port] = endpoint.split(':');
+    this.socket = net.connect(Number(port), host);
+    this.socket.on('data', (c: Buffer) => {
+      this.reader.push(c);
+      this.wake();
+    });
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    this.socket.on('error', () => undefined);
+    this.socket.write(Buffer.concat([CLIENT_PREFACE, settings]));
+  }
+
+  write(...frames: Buffer[]): void {
+    this.socket.write(Buffer.concat(frames));
+  }
+
+  /** Resolves once `pred` holds (checked on every arrival); rejects after 3 s. */
+  async until(pred: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 3000;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+
+  find(type: number, id?: number): Frame | undefined {
+    return this.frames.find((f) => f.type === type && (id === undefined || f.id === id));
+  }
+
+  /** Decoded header blocks of stream `id` (HEADERS frames, each one block here), in order. */
+  headerBlocks(id: number): Map<string, string>[] {
+    return this.frames
+      .filter((f) => f.type === FrameType.HEADERS && f.id === id)
+      .map((f) => new Map(this.decoder.decode(f.payload).fields.map((x) => [x.name, x.value] as [string, string])));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+const field = (name: string, value: string): HeaderField => ({ name, value, neverIndexed: false });
+
+function requestHeaders(id: number, path: string, endStream: boolean, authority = h.endpoint): Buffer {
+  return frameHeaderBlock(
+    id,
+    endStream,
+    null,
+    encodeLiteralBlock([field(':method', 'POST'), field(':scheme', 'http'), field(':path', path), field(':authority', authority), field('content-type', 'application/grpc'), field('te', 'trailers')]),
+  );
+}
+
+const RANGE = '/etcdserverpb.KV/Range';
+const STATUS = '/etcdserverpb.Maintenance/Status';
+const rangeRequest = (): Buffer => etcdServices().kv.Range.requestSerialize({ key: Buffer.from('k') } as never);
+
+function goawayCode(c: RawClient): number | undefined {
+  return c.find(FrameType.GOAWAY)?.payload.readUInt32BE(4);
+}
+
+test('a served call and a forwarded one are answered on the same connection; PING is echoed', async () => {
+  const c = new RawClient(h.endpoint);
+  try {
+    c.write(requestHeaders(1, RANGE, false), frame(FrameType.DATA, FLAG_END_STREAM, 1, message(rangeRequest())));
+    c.write(requestHeaders(3, STATUS, false), frame(FrameType.DATA, FLAG_END_STREAM, 3, message(Buffer.alloc(0))));
+    c.write(frame(FrameType.PING, 0, 0, Buffer.from('12345678')));
+    await c.until(() => c.headerBlocks(1).length === 2 && c.headerBlocks(3).length === 2 && c.frames.some((f) => f.type === FrameType.PING), 'both answers and the PING ACK');
+    for (const id of [1, 3]) assert.equal(c.headerBlocks(id)[1]!.get('grpc-status'), '0', `stream ${id}`);
+    const ping = c.find(FrameType.PING)!;
+    assert.equal(ping.flags & FLAG_ACK, FLAG_ACK);
+    assert.equal(ping.payload.toString(), '12345678');
+  } finally {
+    c.close();
+  }
+});
+
+test('an :authority written as a URL is answered on served and forwarded streams', async () => {
+  const c = new RawClient(h.endpoint);
+  try {
+    const url = `http://${h.endpoint}`;
+    c.write(requestHeaders(1, RANGE, false, url), frame(FrameType.DATA, FLAG_END_STREAM, 1, message(rangeRequest())));
+    c.write(requestHeaders(3, STATUS, false, url), frame(FrameType.DATA, FLAG_END_STREAM, 3, message(Buffer.alloc(0))));
+    await c.until(() => c.headerBlocks(1).length === 2 && c.headerBlocks(3).length === 2, 'both answers');
+    for (const id of [1, 3]) assert.equal(c.headerBlocks(id)[1]!.get('grpc-status'), '0', `stream ${id}`);
+    assert.equal(c.find(FrameType.RST_STREAM), undefined);
+  } finally {
+    c.close();
+  }
+});
+
+test('protocol violations end the connection with GOAWAY and the RFC error code', async () => {
+  const cases: [string, Buffer, number][] = [
+    ['DATA on stream 0', frame(FrameType.DATA, 0, 0, Buffer.from('x')), ErrorCode.PROTOCOL_ERROR],
+    ['an even stream id', requestHeaders(2, RANGE, true), ErrorCode.PROTOCOL_ERROR],
+    ['a PING of 7 bytes', frame(FrameType.PING, 0, 0, Buffer.alloc(7)), ErrorCode.FRAME_SIZE_ERROR],
+    ['a frame over 16384 bytes', frame(FrameType.DATA, 0, 1, Buffer.alloc(16385)), ErrorCode.FRAME_SIZE_ERROR],
+    ['an undecodable header block', frame(FrameType.HEADERS, 0x4, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), ErrorCode.COMPRESSION_ERROR],
+    ['a connection window update of 0', frame(FrameType.WINDOW_UPDATE, 0, 0, Buffer.alloc(4)), ErrorCode.PROTOCOL_ERROR],
+    ['a CONTINUATION out of place', frame(FrameType.CONTINUATION, 0x4, 1, Buffer.alloc(0)), ErrorCode.PROTOCOL_ERROR],
+  ];
+  for (const [name, bytes, code] of cases) {
+    const c = new RawClient(h.endpoint);
+    try {
+      c.write(bytes);
+      await c.until(() => c.closed, `${name}: the connection closed`);
+      assert.equal(goawayCode(c), code, name);
+    } finally {
+      c.close();
+    }
+  }
+});
+
+test('streams over --max-concurrent-streams are refused; the others are served', async () => {
+  const limited = await startHarness({ server: { maxConcurrentStreams: 1 } });
+  const c = new RawClient(limited.endpoint);
+  try {
+    await c.until(() => c.find(FrameType.SETTINGS) !== undefined, 'SETTINGS');
+    const settings = c.find(FrameType.SETTINGS)!.payload;
+    assert.equal(settings.readUInt16BE(0), Setting.MAX_CONCURRENT_STREAMS);
+    assert.equal(settings.readUInt32BE(2), 1);
+    // Stream 1 stays open (no END_STREAM), so stream 3 is one too many.
+    c.write(requestHeaders(1, RANGE, false), requestHeaders(3, RANGE, false));
+    await c.until(() => c.find(FrameType.RST_STREAM, 3) !== undefined, 'the refusal');
+    assert.equal(c.find(FrameType.RST_STREAM, 3)!.payload.readUInt32BE(0), ErrorCode.REFUSED_STREAM);
+    c.write(frame(FrameType.DATA, FLAG_END_STREAM, 1, message(rangeRequest())));
+    await c.until(() => c.headerBlocks(1).length === 2, 'the answer on stream 1');
+    assert.equal(c.headerBlocks(1)[1]!.get('grpc-status'), '0');
+  } finally {
+    c.close();
+    await limited.close();
+  }
+});
+
+test('keepalive: a client that does not answer the server PING is disconnected', async () => {
+  const pinging = await startHarness({ server: { keepaliveIntervalMs: 100, keepaliveTimeoutMs: 100 } });
+  const c = new RawClient(pinging.endpoint);
+  try {
+    await c.until(() => c.closed, 'the connection closed');
+    const ping = c.find(FrameType.PING);
+    assert.ok(ping !== undefined && (ping.flags & FLAG_ACK) === 0, 'the server pinged first');
+  } finally {
+    c.close();
+    await pinging.close();
+  }
+});
+
+/** All bytes of a server stream read by Node's client with `initialWindowSize`. */
+function readAll(endpoint: string, path: string, body: Buffer, initialWindowSize: number): Promise<{ body: Buffer; status: unknown }> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://${endpoint}`, { settings: { initialWindowSize } });
+    session.on('error', reject);
+    const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+    const chunks: Buffer[] = [];
+    let status: unknown;
+    req.on('trailers', (t) => (status = t['grpc-status']));
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => {
+      session.close();
+      resolve({ body: Buffer.concat(chunks), status });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('flow control: a large served reply and a forwarded stream arrive whole through a small client window', async () => {
+  const value = Buffer.alloc(2000, 'v');
+  for (let i = 0; i < 200; i++) await new Promise<void>((resolve, reject) => {
+    (h.client('kv') as unknown as { Put(r: unknown, cb: (e: Error | null) => void): void }).Put({ key: Buffer.from(`fc/${i}`), value }, (e) => (e ? reject(e) : resolve()));
+  });
+  const range = message(etcdServices().kv.Range.requestSerialize({ key: Buffer.from('fc/'), range_end: Buffer.from('fc0') } as never));
+  const small = await readAll(h.endpoint, RANGE, range, 1000);
+  const large = await readAll(h.endpoint, RANGE, range, 1 << 20);
+  assert.equal(small.status, '0');
+  assert.ok(small.body.length > 400_000, `reply of ${small.body.length} bytes`);
+  assert.ok(small.body.equals(large.body), 'same bytes through either window');
+  const snapSmall = await readAll(h.endpoint, '/etcdserverpb.Maintenance/Snapshot', message(Buffer.alloc(0)), 1000);
+  const snapLarge = await readAll(h.endpoint, '/etcdserverpb.Maintenance/Snapshot', message(Buffer.alloc(0)), 1 << 20);
+  assert.equal(snapSmall.status, '0');
+  assert.ok(snapSmall.body.length > 0 && snapSmall.body.equals(snapLarge.body), 'the snapshot stream arrived whole');
+});
+
+test('drain: the client is told to go away and a call in flight still gets its answer', async () => {
+  const d = await startHarness();
+  const c = new RawClient(d.endpoint);
+  try {
+    const gate = new Promise<void>((r) => setTimeout(r, 200));
+    d.member.writeGate = gate;
+    const put = etcdServices().kv.Put.requestSerialize({ key: Buffer.from('d'), value: Buffer.from('v') } as never);
+    c.write(requestHeaders(1, '/etcdserverpb.KV/Put', false), frame(FrameType.DATA, FLAG_END_STREAM, 1, message(put)));
+    await new Promise((r) => setTimeout(r, 50));
+    const drained = d.server.drain(5000);
+    await c.until(() => c.find(FrameType.GOAWAY) !== undefined, 'GOAWAY');
+    assert.equal(goawayCode(c), ErrorCode.NO_ERROR);
+    assert.equal(await drained, 'drained');
+    assert.equal(c.headerBlocks(1).at(-1)?.get('grpc-status'), '0', 'the put in flight was answered');
+    await c.until(() => c.closed, 'the connection closed');
+  } finally {
+    c.close();
+    await d.close();
+  }
+});
