@@ -229,7 +229,8 @@ class FrontConnection implements LegOwner {
     s.on('data', (chunk: Buffer) => this.onBytes(chunk));
     s.on('error', () => this.destroy());
     s.on('close', () => this.destroy());
-    s.on('end', () => this.destroy());
+    // The client is done sending: what is already written still goes out.
+    s.on('end', () => this.destroy(true));
     s.on('drain', () => {
       if (this.paused && !this.dead) {
         this.paused = false;
@@ -247,8 +248,11 @@ class FrontConnection implements LegOwner {
     if (first !== null && first.length > 0) this.onBytes(first);
   }
 
-  /** Ends the connection at once; streams in flight are cut off. */
-  destroy(): void {
+  /**
+   * Ends the connection at once; streams in flight are cut off. With `linger`, what was
+   * written still goes out (the socket is ended, and destroyed if the client lingers).
+   */
+  destroy(linger = false): void {
     if (this.dead) return;
     this.dead = true;
     this.reader.stop();
@@ -262,7 +266,15 @@ class FrontConnection implements LegOwner {
     for (const leg of this.legs) leg.destroy();
     this.legs.clear();
     this.outbox.clear();
-    this.socket.destroy();
+    const socket = this.socket;
+    if (linger && !socket.destroyed) {
+      // Counted closed once the socket is: a drain then knows the last answers went out.
+      socket.once('close', () => this.onClosed());
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    socket.destroy();
     this.onClosed();
   }
 
@@ -277,17 +289,14 @@ class FrontConnection implements LegOwner {
   private closeIfIdle(): void {
     if (!this.goawaySent || this.streams.size > 0 || this.dead) return;
     this.flush();
-    this.socket.end();
-    // The client closes its side when it has read the GOAWAY; one that does not is cut.
-    setTimeout(() => this.destroy(), 1000).unref();
+    this.destroy(true);
   }
 
   private fail(err: H2ConnectionError): void {
     if (this.dead) return;
     this.send(goawayFrame(this.lastStreamId, err.h2Code, err.message));
     this.flush();
-    this.socket.end();
-    this.destroy();
+    this.destroy(true);
   }
 
   private keepalive(): void {
@@ -623,7 +632,11 @@ class FrontConnection implements LegOwner {
         return;
       }
       const last = n === data.length;
-      this.send(frame(FrameType.DATA, last && item.end ? FLAG_END_STREAM : 0, s.id, data.subarray(0, n)));
+      // The header and a view of the bytes: a large reply is not copied frame by frame.
+      const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+      writeFrameHeader(head, 0, n, FrameType.DATA, last && item.end ? FLAG_END_STREAM : 0, s.id);
+      this.send(head);
+      if (n > 0) this.send(data.subarray(0, n));
       s.sendWindow -= n;
       this.connSendWindow -= n;
       if (s.leg !== null && n > 0) s.leg.consumed(s, n);
@@ -638,15 +651,10 @@ class FrontConnection implements LegOwner {
   /** The front's END_STREAM went out on `s`. */
   private localEnd(s: FrontStream): void {
     s.localEnded = true;
-    if (!s.remoteEnded) {
-      // The answer is complete while the client is still sending (gRPC's early status): the
-      // rest of its request is not wanted.
-      this.send(rstStreamFrame(s.id, ErrorCode.NO_ERROR));
-      s.leg?.reset(s, ErrorCode.CANCEL);
-    } else if (s.leg !== null && !s.innerEndSent) {
-      // grpc-js answered before reading the end of the request: it needs no more.
-      s.leg.reset(s, ErrorCode.CANCEL);
-    }
+    // The answer is complete while the client is still sending (gRPC's early status): the
+    // rest of its request is not wanted.
+    if (!s.remoteEnded) this.send(rstStreamFrame(s.id, ErrorCode.NO_ERROR));
+    s.leg?.release(s);
     this.drop(s);
   }
 

@@ -151,6 +151,16 @@ export class InnerLeg {
     if (!this.closed) this.send(rstStreamFrame(s.id, code));
   }
 
+  /**
+   * grpc-js's answer on `s` reached the client in full. A request side grpc-js has not seen
+   * the end of is reset (CANCEL), or its stream would stay half-open there.
+   */
+  release(s: FrontStream): void {
+    if (!this.streams.delete(s.id)) return;
+    this.blocked.delete(s);
+    if (!s.innerEndSent && !this.closed) this.send(rstStreamFrame(s.id, ErrorCode.CANCEL));
+  }
+
   /** `n` bytes grpc-js sent on `s` were written to the client: grpc-js may send them again. */
   consumed(s: FrontStream, n: number): void {
     this.creditConnection(n);
@@ -207,7 +217,6 @@ export class InnerLeg {
         const content = dataContent(flags, p);
         if (p.length > content.length) this.creditConnection(p.length - content.length);
         const end = (flags & FLAG_END_STREAM) !== 0;
-        if (end) this.streams.delete(id);
         // Copied: grpc-js's buffer may be reused once its write returns.
         if (content.length > 0 || end) this.owner.enqueue(s, { data: Buffer.from(content), end });
         return;
@@ -266,7 +275,6 @@ export class InnerLeg {
     const fields = this.decoder.decode(b.block).fields;
     const s = this.streams.get(b.id);
     if (s === undefined) return;
-    if (b.endStream) this.streams.delete(b.id);
     this.owner.enqueue(s, { block: encodeLiteralBlock(fields), end: b.endStream });
   }
 
