@@ -96,9 +96,10 @@ export type DrainOutcome = 'drained' | 'forced';
 export class EtcdGrpcServer {
   private readonly server: grpc.Server;
   /**
-   * Connections are accepted here and handed to grpc-js through an authority fixer: clients
-   * that send a URL as :authority (Debian's etcdctl with http:// endpoints) would otherwise be
-   * reset by Node's HTTP/2 before any handler runs (h2-authority.ts).
+   * grpc-js's door for connections: the front's in-process legs (h2-inner.ts) or, without
+   * the front, accepted sockets through an authority fixer: clients that send a URL as
+   * :authority (Debian's etcdctl with http:// endpoints) would otherwise be reset by Node's
+   * HTTP/2 before any handler runs (h2-authority.ts).
    */
   private readonly injector: ReturnType<grpc.Server['createConnectionInjector']>;
   /** Floe's HTTP/2 front, or null when grpc-js serves connections itself. */

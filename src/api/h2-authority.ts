@@ -1,6 +1,8 @@
 /**
  * A byte filter between an accepted TCP connection and the HTTP/2 server that rewrites an
- * `:authority` written as a URL to its host:port.
+ * `:authority` written as a URL to its host:port. Since the client port has its own HTTP/2
+ * front (h2-front.ts, which fixes such values itself), this filter serves the server built
+ * without the front (`unaryFastPath: false`); its framing helpers are shared.
  *
  * Why: etcd 3.4's Go client given an endpoint with a scheme (`--endpoints=http://h:p`, and
  * always for `endpoint status --cluster`) dials the gRPC target `passthrough:///http://h:p`

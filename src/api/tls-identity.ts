@@ -2,15 +2,18 @@
  * Who is on the other end of a client connection, as its verified TLS certificate says: the
  * certificate's Common Name, which etcd takes as the user name with --client-cert-auth.
  *
- * A gRPC call reaches its connection two ways:
+ * A gRPC call reaches its connection three ways:
+ * - Calls served by the HTTP/2 front itself (h2-front.ts) answer call.getAuthContext() from
+ *   the accepted TLS socket.
  * - Connections handed to grpc-js as the TLS socket itself answer call.getAuthContext()
  *   (grpc-js reads the peer certificate of a TLSSocket).
- * - Connections that go through the :authority fixer (h2-authority.ts) reach Node's HTTP/2 as
- *   a Duplex around the TLS socket, which Node wraps in a JSStreamSocket; grpc-js then knows
+ * - Streams the front forwards (h2-inner.ts), and connections that go through the :authority
+ *   fixer (h2-authority.ts), reach Node's HTTP/2 as a Duplex standing for the TLS socket,
+ *   which Node wraps in a JSStreamSocket; grpc-js then knows
  *   neither certificate nor address (getAuthContext() is {} and getPeer() 'unknown'). The
  *   listener links each such Duplex to its TLS socket (linkConnection), and the call is
  *   followed to its HTTP/2 session's socket, whose `stream` is that Duplex.
- * The second way reads grpc-js 1.14 internals (call.call[.nextCall...].stream.session); if
+ * The third way reads grpc-js 1.14 internals (call.call[.nextCall...].stream.session); if
  * they change, it finds nothing and the caller is nobody: it fails closed.
  */
 import type * as net from 'node:net';
