@@ -2,7 +2,8 @@
  * The client port's own HTTP/2 server. It terminates every client connection. The hot KV
  * unary calls (unary-fast-path.ts) are served right here; every other stream (watch, lease
  * keep-alive, maintenance, auth, cluster, plain HTTP over h2) is forwarded frame by frame to
- * grpc-js over an in-process connection per client connection (h2-inner.ts).
+ * grpc-js over an in-process connection per client connection (h2-inner.ts). Streams are
+ * h2-stream.ts; the answers written here are encoded by h2-reply.ts.
  *
  *   const front = new H2Front({ handlers, limits, maxConcurrentStreams, keepaliveMs, keepaliveTimeoutMs, inject });
  *   net.createServer((socket) => front.accept(socket, null)).listen(2379);
@@ -30,14 +31,13 @@ import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type * as grpc from '@grpc/grpc-js';
 import { isFloeError } from '../pkg';
-import { ERR_HPACK, HpackDecoder, encodeLiteralBlock, type HeaderField } from './hpack';
+import { ERR_HPACK, HpackDecoder, type HeaderField } from './hpack';
 import { CLIENT_PREFACE, fixAuthorityFields, frameHeaderBlock } from './h2-authority';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_WINDOW_BYTES,
   ErrorCode,
   FLAG_ACK,
-  FLAG_END_HEADERS,
   FLAG_END_STREAM,
   FRAME_HEADER_BYTES,
   FrameReader,
@@ -59,10 +59,10 @@ import {
   writeFrameHeader,
 } from './h2-wire';
 import { InnerLeg, type LegOwner } from './h2-inner';
-import { fastHandlerFor, startUnary, type FastHandlers, type FastPathLimits, type Status, type UnaryCallInput } from './unary-fast-path';
+import { FrontStream, STREAM_WINDOW_BYTES, type OutItem } from './h2-stream';
+import { GRPC_MESSAGE_HEADER_BYTES, headersObject, queuedReply, statusBlock, trailersBlock, wholeReply } from './h2-reply';
+import { fastHandlerFor, startUnary, type FastHandlers, type FastPathLimits, type Status, type UnaryReply } from './unary-fast-path';
 
-/** Flow-control window the front gives each client stream. */
-export const STREAM_WINDOW_BYTES = 1 << 20;
 /** Flow-control window the front gives each client connection. */
 export const CONN_WINDOW_BYTES = 16 << 20;
 /** Largest header block (HEADERS + CONTINUATION payloads) accepted. */
@@ -71,7 +71,6 @@ export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
 export const MAX_UNSENT_BYTES = 16 << 20;
 /** Largest etcd --max-concurrent-streams (the default: no limit). */
 const UNLIMITED_STREAMS = 2 ** 32 - 1;
-const GRPC_MESSAGE_HEADER_BYTES = 5;
 
 /** The front's settings. */
 export interface FrontOptions {
@@ -86,42 +85,6 @@ export interface FrontOptions {
   readonly keepaliveTimeoutMs: number;
   /** Hands an in-process connection carrying `socket`'s forwarded streams to grpc-js. */
   readonly inject: (conn: Duplex, socket: net.Socket) => void;
-}
-
-/** What waits to go to the client on one stream, in order. */
-type OutItem = { readonly block: Buffer; readonly end: boolean; readonly data?: undefined } | { data: Buffer; readonly end: boolean; readonly block?: undefined };
-
-/** One client stream. */
-export class FrontStream {
-  /** Bytes the front may still send on it (the client's window). */
-  sendWindow: number;
-  /** Bytes the client may still send on it. */
-  recvWindow = STREAM_WINDOW_BYTES;
-  /** Consumed bytes not yet given back to the client. */
-  recvCredit = 0;
-  /** The client's END_STREAM arrived. */
-  remoteEnded = false;
-  /** The front's END_STREAM is queued. */
-  localEnded = false;
-  closed = false;
-  readonly queue: OutItem[] = [];
-  /** A call served by the front. */
-  call: UnaryCallInput | null = null;
-  /** A stream forwarded to grpc-js: its leg, and what still goes there. */
-  leg: InnerLeg | null = null;
-  innerWindow = 0;
-  /** Bytes grpc-js sent on it that reached the client, not yet given back to grpc-js. */
-  innerCredit = 0;
-  readonly toInner: (Buffer | HeaderField[])[] = [];
-  toInnerEnd = false;
-  innerEndSent = false;
-
-  constructor(
-    readonly id: number,
-    sendWindow: number,
-  ) {
-    this.sendWindow = sendWindow;
-  }
 }
 
 /** Accepts client connections and serves them; see the file comment. */
@@ -165,28 +128,6 @@ export class H2Front {
     this.draining = true;
     for (const c of [...this.conns]) c.destroy();
   }
-}
-
-/** The literal header blocks of the answers the front writes itself. */
-const RESPONSE_BLOCK = encodeLiteralBlock([
-  { name: ':status', value: '200', neverIndexed: false },
-  { name: 'content-type', value: 'application/grpc+proto', neverIndexed: false },
-  { name: 'grpc-accept-encoding', value: 'identity,deflate,gzip', neverIndexed: false },
-  { name: 'grpc-encoding', value: 'identity', neverIndexed: false },
-]);
-const OK_TRAILERS: HeaderField[] = [
-  { name: 'grpc-status', value: '0', neverIndexed: false },
-  { name: 'grpc-message', value: 'OK', neverIndexed: false },
-];
-const OK_TRAILERS_BLOCK = encodeLiteralBlock(OK_TRAILERS);
-
-/** Fields of `md` as grpc-js sends them (toHttp2Headers). */
-function metadataFields(md: grpc.Metadata | null, into: HeaderField[]): HeaderField[] {
-  if (md === null) return into;
-  for (const [name, v] of Object.entries(md.toHttp2Headers())) {
-    for (const value of Array.isArray(v) ? v : [v]) into.push({ name, value: String(value), neverIndexed: false });
-  }
-  return into;
 }
 
 /** One client connection. */
@@ -522,47 +463,22 @@ class FrontConnection implements LegOwner {
   }
 
   /** The answer side of a call served here. */
-  private replyTo(s: FrontStream): { status(st: Status): void; message(parts: readonly Buffer[], bodyBytes: number, trailer: grpc.Metadata | null): void } {
+  private replyTo(s: FrontStream): UnaryReply {
     return {
-      status: (st: Status): void => {
-        if (s.closed) return;
-        const fields: HeaderField[] = [
-          { name: ':status', value: '200', neverIndexed: false },
-          { name: 'content-type', value: 'application/grpc+proto', neverIndexed: false },
-          { name: 'grpc-status', value: String(st.code), neverIndexed: false },
-          { name: 'grpc-message', value: encodeURI(st.details), neverIndexed: false },
-        ];
-        this.enqueue(s, { block: encodeLiteralBlock(metadataFields(st.metadata, fields)), end: true });
-      },
+      status: (st: Status): void => this.enqueue(s, { block: statusBlock(st), end: true }),
       message: (parts: readonly Buffer[], bodyBytes: number, trailer: grpc.Metadata | null): void => {
         if (s.closed) return;
-        const trailers = trailer === null ? OK_TRAILERS_BLOCK : encodeLiteralBlock(metadataFields(trailer, OK_TRAILERS.slice()));
+        const trailers = trailersBlock(trailer);
         const total = bodyBytes + GRPC_MESSAGE_HEADER_BYTES;
         if (s.queue.length === 0 && total <= s.sendWindow && total <= this.connSendWindow && total <= this.peerMaxFrame && trailers.length <= DEFAULT_MAX_FRAME_BYTES) {
           // The common case: headers, the message and trailers in one buffer.
-          const out = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + RESPONSE_BLOCK.length + total + trailers.length);
-          let at = 0;
-          writeFrameHeader(out, at, RESPONSE_BLOCK.length, FrameType.HEADERS, FLAG_END_HEADERS, s.id);
-          at += FRAME_HEADER_BYTES + RESPONSE_BLOCK.copy(out, at + FRAME_HEADER_BYTES);
-          writeFrameHeader(out, at, total, FrameType.DATA, 0, s.id);
-          at += FRAME_HEADER_BYTES;
-          out[at] = 0;
-          out.writeUInt32BE(bodyBytes, at + 1);
-          at += GRPC_MESSAGE_HEADER_BYTES;
-          for (const part of parts) at += part.copy(out, at);
-          writeFrameHeader(out, at, trailers.length, FrameType.HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, s.id);
-          trailers.copy(out, at + FRAME_HEADER_BYTES);
           s.sendWindow -= total;
           this.connSendWindow -= total;
-          this.send(out);
+          this.send(wholeReply(s.id, parts, bodyBytes, trailers));
           this.localEnd(s);
           return;
         }
-        const prefix = Buffer.allocUnsafe(GRPC_MESSAGE_HEADER_BYTES);
-        prefix[0] = 0;
-        prefix.writeUInt32BE(bodyBytes, 1);
-        s.queue.push({ block: RESPONSE_BLOCK, end: false }, { data: prefix, end: false });
-        for (const part of parts) if (part.length > 0) s.queue.push({ data: part, end: false });
+        s.queue.push(...queuedReply(parts, bodyBytes));
         this.enqueue(s, { block: trailers, end: true });
       },
     };
@@ -697,16 +613,4 @@ class FrontConnection implements LegOwner {
       s.pause();
     }
   }
-}
-
-/** Node's header object for decoded fields: names as sent, a repeated name as an array. */
-function headersObject(fields: readonly HeaderField[]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const f of fields) {
-    const had = out[f.name];
-    if (had === undefined) out[f.name] = f.value;
-    else if (Array.isArray(had)) had.push(f.value);
-    else out[f.name] = [had, f.value];
-  }
-  return out;
 }

@@ -42,7 +42,7 @@ import {
   settingsFrame,
   windowUpdateFrame,
 } from './h2-wire';
-import type { FrontStream } from './h2-front';
+import type { FrontStream } from './h2-stream';
 import { SocketDuplex } from './socket-duplex';
 
 /** Window the leg gives grpc-js per stream: the most it buffers for a slow client. */
