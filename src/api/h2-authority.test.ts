@@ -11,13 +11,12 @@ import { forSeeds, isFloeError, Rng } from '../pkg';
 import { HpackDecoder, encodeLiteralBlock, type HeaderField } from './hpack';
 import {
   AuthorityRewriter,
-  CLIENT_PREFACE,
   ERR_H2_FRAME,
   MAX_FRAME_PAYLOAD_BYTES,
   MAX_HEADER_BLOCK_BYTES,
   authorityFromUrl,
-  frameHeaderBlock,
 } from './h2-authority';
+import { CLIENT_PREFACE, frameHeaderBlock } from './h2-wire';
 
 interface Frame {
   readonly type: number;

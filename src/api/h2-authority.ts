@@ -32,31 +32,28 @@
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SocketDuplex } from './socket-duplex';
-import { FloeError, assert, isFloeError } from '../pkg';
+import { FloeError, isFloeError } from '../pkg';
 import { ERR_HPACK, HpackDecoder, encodeLiteralBlock, type HeaderField } from './hpack';
+import {
+  CLIENT_PREFACE,
+  DEFAULT_MAX_FRAME_BYTES,
+  FLAG_ACK,
+  FLAG_END_HEADERS,
+  FLAG_END_STREAM,
+  FLAG_PADDED,
+  FLAG_PRIORITY,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  PRIORITY_BYTES,
+  frameHeaderBlock,
+} from './h2-wire';
 
 /** Error code of a malformed HTTP/2 stream seen by the filter. */
 export const ERR_H2_FRAME = 'ERR_H2_FRAME';
 /** Largest header block (sum of HEADERS/CONTINUATION payloads) the filter accepts. */
 export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
 /** Payload bound of the frames the filter writes: the smallest SETTINGS_MAX_FRAME_SIZE. */
-export const MAX_FRAME_PAYLOAD_BYTES = 16384;
-
-/** The client connection preface (RFC 7540 3.5). */
-export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const FRAME_HEADER_BYTES = 9;
-const TYPE_HEADERS = 0x1;
-const TYPE_SETTINGS = 0x4;
-const FLAG_ACK = 0x1;
-const TYPE_PUSH_PROMISE = 0x5;
-const TYPE_PRIORITY = 0x2;
-const TYPE_WINDOW_UPDATE = 0x8;
-const TYPE_CONTINUATION = 0x9;
-const FLAG_END_STREAM = 0x1;
-const FLAG_END_HEADERS = 0x4;
-const FLAG_PADDED = 0x8;
-const FLAG_PRIORITY = 0x20;
-const PRIORITY_BYTES = 5;
+export const MAX_FRAME_PAYLOAD_BYTES = DEFAULT_MAX_FRAME_BYTES;
 
 /**
  * The host:port of an authority written as a URL ("http://127.0.0.1:2379/" ->
@@ -83,42 +80,6 @@ export function fixAuthorityFields(fields: readonly HeaderField[]): HeaderField[
     fixed[i] = { name: f.name, value, neverIndexed: f.neverIndexed };
   });
   return fixed;
-}
-
-/**
- * Frames an encoded header block as one HEADERS frame and as many CONTINUATION frames as
- * needed, each payload at most MAX_FRAME_PAYLOAD_BYTES (the HEADERS payload counts the 5
- * priority bytes when `priority` is given).
- */
-export function frameHeaderBlock(streamId: number, endStream: boolean, priority: Uint8Array | null, block: Buffer): Buffer {
-  assert(streamId > 0 && streamId <= 0x7fffffff, `stream id ${streamId}`);
-  assert(priority === null || priority.length === PRIORITY_BYTES, 'priority is 5 bytes');
-  const prio = priority === null ? 0 : PRIORITY_BYTES;
-  const firstBytes = Math.min(block.length, MAX_FRAME_PAYLOAD_BYTES - prio);
-  const restBytes = block.length - firstBytes;
-  const continuations = Math.ceil(restBytes / MAX_FRAME_PAYLOAD_BYTES);
-  const out = Buffer.allocUnsafe((1 + continuations) * FRAME_HEADER_BYTES + prio + block.length);
-  let pos = 0;
-  const header = (len: number, type: number, flags: number): void => {
-    out.writeUIntBE(len, pos, 3);
-    out[pos + 3] = type;
-    out[pos + 4] = flags;
-    out.writeUInt32BE(streamId, pos + 5);
-    pos += FRAME_HEADER_BYTES;
-  };
-  let flags = (endStream ? FLAG_END_STREAM : 0) | (priority === null ? 0 : FLAG_PRIORITY);
-  if (continuations === 0) flags |= FLAG_END_HEADERS;
-  header(prio + firstBytes, TYPE_HEADERS, flags);
-  if (priority !== null) pos += Buffer.from(priority.buffer, priority.byteOffset, priority.length).copy(out, pos);
-  pos += block.copy(out, pos, 0, firstBytes);
-  for (let off = firstBytes, i = 1; i <= continuations; i++) {
-    const n = Math.min(MAX_FRAME_PAYLOAD_BYTES, block.length - off);
-    header(n, TYPE_CONTINUATION, i === continuations ? FLAG_END_HEADERS : 0);
-    pos += block.copy(out, pos, off, off + n);
-    off += n;
-  }
-  assert(pos === out.length, 'header block framing filled its buffer');
-  return out;
 }
 
 /** Filter mode; see the file comment. */
@@ -258,11 +219,11 @@ export class AuthorityRewriter {
     const type = h[3]!;
     const flags = h[4]!;
     const streamId = h.readUInt32BE(5) & 0x7fffffff;
-    if (this.inBlock && (type !== TYPE_CONTINUATION || streamId !== this.blockStream)) {
+    if (this.inBlock && (type !== FrameType.CONTINUATION || streamId !== this.blockStream)) {
       frameError(`frame type ${type} on stream ${streamId} inside the header block of stream ${this.blockStream}`);
     }
-    if (type === TYPE_PUSH_PROMISE) frameError('PUSH_PROMISE from a client');
-    if (this.ackToDrop && type === TYPE_SETTINGS && (flags & FLAG_ACK) !== 0 && length === 0 && streamId === 0) {
+    if (type === FrameType.PUSH_PROMISE) frameError('PUSH_PROMISE from a client');
+    if (this.ackToDrop && type === FrameType.SETTINGS && (flags & FLAG_ACK) !== 0 && length === 0 && streamId === 0) {
       this.ackToDrop = false;
       if (this.modeNow === 'pass') this.state = 'pass';
       return;
@@ -276,12 +237,12 @@ export class AuthorityRewriter {
       this.state = length === 0 ? 'frame-header' : 'frame-body-pass';
       return;
     }
-    if (this.modeNow === 'sniff' && !this.inBlock && type !== TYPE_HEADERS && type !== TYPE_SETTINGS && type !== TYPE_WINDOW_UPDATE && type !== TYPE_PRIORITY) {
+    if (this.modeNow === 'sniff' && !this.inBlock && type !== FrameType.HEADERS && type !== FrameType.SETTINGS && type !== FrameType.WINDOW_UPDATE && type !== FrameType.PRIORITY) {
       this.answerWanted = true;
     }
-    if (type === TYPE_CONTINUATION && !this.inBlock) frameError('CONTINUATION outside a header block');
-    if (type === TYPE_HEADERS || type === TYPE_CONTINUATION) {
-      if (type === TYPE_HEADERS) {
+    if (type === FrameType.CONTINUATION && !this.inBlock) frameError('CONTINUATION outside a header block');
+    if (type === FrameType.HEADERS || type === FrameType.CONTINUATION) {
+      if (type === FrameType.HEADERS) {
         if (streamId === 0) frameError('HEADERS on stream 0');
         this.inBlock = true;
         this.blockStream = streamId;
@@ -311,7 +272,7 @@ export class AuthorityRewriter {
     this.framePieces = [];
     if (this.modeNow === 'sniff') this.raw.push(payload);
     let fragment = payload;
-    if (this.frameType === TYPE_HEADERS) {
+    if (this.frameType === FrameType.HEADERS) {
       let start = 0;
       let padBytes = 0;
       if (this.frameFlags & FLAG_PADDED) {
@@ -449,7 +410,7 @@ export interface AcceptOptions extends AuthorityFixerOptions {
 }
 
 /** An empty SETTINGS frame: a server connection preface with every setting at its default. */
-const EMPTY_SETTINGS = Buffer.from([0, 0, 0, TYPE_SETTINGS, 0, 0, 0, 0, 0]);
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, FrameType.SETTINGS, 0, 0, 0, 0, 0]);
 /**
  * How long a quiet connection may stay undecided before it goes through the filter for good.
  * Long, because a loaded client can take a second or more between connecting and its first

@@ -10,8 +10,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { etcdServices } from '../etcdpb';
 import { encodeLiteralBlock, HpackDecoder, type HeaderField } from './hpack';
-import { CLIENT_PREFACE, frameHeaderBlock } from './h2-authority';
-import { ErrorCode, FLAG_ACK, FLAG_END_STREAM, FrameReader, FrameType, frame, settingsFrame, Setting } from './h2-wire';
+import { CLIENT_PREFACE, ErrorCode, frameHeaderBlock, FLAG_ACK, FLAG_END_STREAM, FrameReader, FrameType, frame, settingsFrame, Setting } from './h2-wire';
 import { grpcMessage as message, startHarness, type Harness } from './test-harness';
 
 let h: Harness;

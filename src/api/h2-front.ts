@@ -32,9 +32,11 @@ import type { Duplex } from 'node:stream';
 import type * as grpc from '@grpc/grpc-js';
 import { isFloeError } from '../pkg';
 import { ERR_HPACK, HpackDecoder, type HeaderField } from './hpack';
-import { CLIENT_PREFACE, fixAuthorityFields, frameHeaderBlock } from './h2-authority';
+import { fixAuthorityFields } from './h2-authority';
 import {
+  CLIENT_PREFACE,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_PEER_SETTINGS,
   DEFAULT_WINDOW_BYTES,
   ErrorCode,
   FLAG_ACK,
@@ -45,14 +47,15 @@ import {
   H2ConnectionError,
   HeaderBlockReader,
   type HeaderBlock,
-  MAX_MAX_FRAME_BYTES,
   MAX_WINDOW_BYTES,
   Outbox,
   SETTINGS_ACK,
   Setting,
   dataContent,
   frame,
+  frameHeaderBlock,
   goawayFrame,
+  readSettings,
   rstStreamFrame,
   settingsFrame,
   windowUpdateFrame,
@@ -109,10 +112,6 @@ export class H2Front {
     conn.start(first);
   }
 
-  get connectionCount(): number {
-    return this.conns.size;
-  }
-
   /** Tells every client to go away and resolves once each connection's streams are done. */
   drain(): Promise<void> {
     this.draining = true;
@@ -138,8 +137,7 @@ class FrontConnection implements LegOwner {
   private readonly streams = new Map<number, FrontStream>();
   private lastStreamId = 0;
   private readonly blocks = new HeaderBlockReader(MAX_HEADER_BLOCK_BYTES);
-  private peerInitialWindow = DEFAULT_WINDOW_BYTES;
-  private peerMaxFrame = DEFAULT_MAX_FRAME_BYTES;
+  private peer = DEFAULT_PEER_SETTINGS;
   private connSendWindow = DEFAULT_WINDOW_BYTES;
   private connRecvWindow = CONN_WINDOW_BYTES;
   private connCredit = 0;
@@ -355,7 +353,7 @@ class FrontConnection implements LegOwner {
       return;
     }
     const fixed = fixAuthorityFields(fields) ?? fields;
-    const s = new FrontStream(id, this.peerInitialWindow);
+    const s = new FrontStream(id, this.peer.initialWindow);
     this.streams.set(id, s);
     s.remoteEnded = endStream;
     const headers = headersObject(fixed);
@@ -420,22 +418,10 @@ class FrontConnection implements LegOwner {
   }
 
   private onSettings(p: Buffer): void {
-    if (p.length % 6 !== 0) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS length not a multiple of 6');
-    for (let at = 0; at < p.length; at += 6) {
-      const key = p.readUInt16BE(at);
-      const value = p.readUInt32BE(at + 2);
-      if (key === Setting.INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW_BYTES) throw new H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `initial window ${value}`);
-        const delta = value - this.peerInitialWindow;
-        this.peerInitialWindow = value;
-        for (const s of this.streams.values()) s.sendWindow += delta;
-      } else if (key === Setting.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME_BYTES || value > MAX_MAX_FRAME_BYTES) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `max frame size ${value}`);
-        this.peerMaxFrame = value;
-      } else if (key === Setting.ENABLE_PUSH && value > 1) {
-        throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `enable push ${value}`);
-      }
-    }
+    const next = readSettings(p, this.peer);
+    const delta = next.initialWindow - this.peer.initialWindow;
+    this.peer = next;
+    for (const s of this.streams.values()) s.sendWindow += delta;
     this.send(SETTINGS_ACK);
     for (const s of this.streams.values()) this.pump(s);
   }
@@ -470,7 +456,7 @@ class FrontConnection implements LegOwner {
         if (s.closed) return;
         const trailers = trailersBlock(trailer);
         const total = bodyBytes + GRPC_MESSAGE_HEADER_BYTES;
-        if (s.queue.length === 0 && total <= s.sendWindow && total <= this.connSendWindow && total <= this.peerMaxFrame && trailers.length <= DEFAULT_MAX_FRAME_BYTES) {
+        if (s.queue.length === 0 && total <= s.sendWindow && total <= this.connSendWindow && total <= this.peer.maxFrame && trailers.length <= DEFAULT_MAX_FRAME_BYTES) {
           // The common case: headers, the message and trailers in one buffer.
           s.sendWindow -= total;
           this.connSendWindow -= total;
@@ -542,7 +528,7 @@ class FrontConnection implements LegOwner {
         continue;
       }
       const data = item.data!;
-      const n = Math.min(data.length, s.sendWindow, this.connSendWindow, this.peerMaxFrame);
+      const n = Math.min(data.length, s.sendWindow, this.connSendWindow, this.peer.maxFrame);
       if (n <= 0 && data.length > 0) {
         this.blocked.add(s);
         return;

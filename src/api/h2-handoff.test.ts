@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { CLIENT_PREFACE, SNIFF_WAIT_MS, acceptH2Connection } from './h2-authority';
+import { SNIFF_WAIT_MS, acceptH2Connection } from './h2-authority';
+import { CLIENT_PREFACE } from './h2-wire';
 
 /** An empty SETTINGS frame, as a client's first frame. */
 const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);

@@ -19,9 +19,9 @@
 import type * as net from 'node:net';
 import { isFloeError } from '../pkg';
 import { ERR_HPACK, HpackDecoder, encodeLiteralBlock, type HeaderField } from './hpack';
-import { CLIENT_PREFACE, frameHeaderBlock } from './h2-authority';
 import {
-  DEFAULT_MAX_FRAME_BYTES,
+  CLIENT_PREFACE,
+  DEFAULT_PEER_SETTINGS,
   DEFAULT_WINDOW_BYTES,
   ErrorCode,
   FLAG_ACK,
@@ -37,7 +37,9 @@ import {
   Setting,
   dataContent,
   frame,
+  frameHeaderBlock,
   goawayFrame,
+  readSettings,
   rstStreamFrame,
   settingsFrame,
   windowUpdateFrame,
@@ -73,8 +75,8 @@ export class InnerLeg {
   private readonly decoder = new HpackDecoder({ maxHeaderListBytes: MAX_INNER_BLOCK_BYTES });
   private readonly streams = new Map<number, FrontStream>();
   private readonly blocks = new HeaderBlockReader(MAX_INNER_BLOCK_BYTES);
-  private initialWindow = DEFAULT_WINDOW_BYTES;
-  private maxFrame = DEFAULT_MAX_FRAME_BYTES;
+  /** grpc-js's settings. */
+  private peer = DEFAULT_PEER_SETTINGS;
   private connWindow = DEFAULT_WINDOW_BYTES;
   private connCredit = 0;
   private readonly blocked = new Set<FrontStream>();
@@ -104,7 +106,7 @@ export class InnerLeg {
       return;
     }
     s.leg = this;
-    s.innerWindow = this.initialWindow;
+    s.innerWindow = this.peer.initialWindow;
     this.streams.set(s.id, s);
     this.send(frameHeaderBlock(s.id, endStream, null, encodeLiteralBlock(fields)));
     if (endStream) s.innerEndSent = true;
@@ -122,7 +124,7 @@ export class InnerLeg {
         s.innerEndSent = true;
         continue;
       }
-      const n = Math.min(item.length, s.innerWindow, this.connWindow, this.maxFrame);
+      const n = Math.min(item.length, s.innerWindow, this.connWindow, this.peer.maxFrame);
       if (n <= 0) {
         this.blocked.add(s);
         return;
@@ -279,15 +281,10 @@ export class InnerLeg {
   }
 
   private onSettings(p: Buffer): void {
-    for (let at = 0; at + 6 <= p.length; at += 6) {
-      const key = p.readUInt16BE(at);
-      const value = p.readUInt32BE(at + 2);
-      if (key === Setting.INITIAL_WINDOW_SIZE) {
-        const delta = value - this.initialWindow;
-        this.initialWindow = value;
-        for (const s of this.streams.values()) s.innerWindow += delta;
-      } else if (key === Setting.MAX_FRAME_SIZE) this.maxFrame = value;
-    }
+    const next = readSettings(p, this.peer);
+    const delta = next.initialWindow - this.peer.initialWindow;
+    this.peer = next;
+    for (const s of this.streams.values()) s.innerWindow += delta;
     this.send(SETTINGS_ACK);
     for (const s of [...this.streams.values()]) this.pump(s);
   }

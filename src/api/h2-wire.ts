@@ -5,7 +5,11 @@
  */
 import { FloeError, assert } from '../pkg';
 
+/** The client connection preface (RFC 7540 3.5). */
+export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export const FRAME_HEADER_BYTES = 9;
+/** The priority fields of a HEADERS frame with FLAG_PRIORITY. */
+export const PRIORITY_BYTES = 5;
 /** The smallest SETTINGS_MAX_FRAME_SIZE, which the front advertises and never raises. */
 export const DEFAULT_MAX_FRAME_BYTES = 16384;
 /** Largest value of SETTINGS_MAX_FRAME_SIZE (2^24-1). */
@@ -142,6 +146,41 @@ export function settingsFrame(values: readonly (readonly [Setting, number])[]): 
   return frame(FrameType.SETTINGS, 0, 0, payload);
 }
 
+/** The settings of a peer that the sending side follows. */
+export interface PeerSettings {
+  /** SETTINGS_INITIAL_WINDOW_SIZE: each stream's starting send window. */
+  readonly initialWindow: number;
+  /** SETTINGS_MAX_FRAME_SIZE: the largest frame payload the peer reads. */
+  readonly maxFrame: number;
+}
+
+/** The peer's settings before any SETTINGS frame (RFC 7540 6.5.2). */
+export const DEFAULT_PEER_SETTINGS: PeerSettings = { initialWindow: DEFAULT_WINDOW_BYTES, maxFrame: DEFAULT_MAX_FRAME_BYTES };
+
+/**
+ * `current` changed by a SETTINGS frame's payload, each value checked as RFC 7540 6.5.2 says
+ * (H2ConnectionError with its code otherwise). Settings the front does not follow are checked
+ * where a value can be wrong, then ignored.
+ */
+export function readSettings(payload: Buffer, current: PeerSettings): PeerSettings {
+  if (payload.length % 6 !== 0) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS length not a multiple of 6');
+  let { initialWindow, maxFrame } = current;
+  for (let at = 0; at < payload.length; at += 6) {
+    const key = payload.readUInt16BE(at);
+    const value = payload.readUInt32BE(at + 2);
+    if (key === Setting.INITIAL_WINDOW_SIZE) {
+      if (value > MAX_WINDOW_BYTES) throw new H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `initial window ${value}`);
+      initialWindow = value;
+    } else if (key === Setting.MAX_FRAME_SIZE) {
+      if (value < DEFAULT_MAX_FRAME_BYTES || value > MAX_MAX_FRAME_BYTES) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `max frame size ${value}`);
+      maxFrame = value;
+    } else if (key === Setting.ENABLE_PUSH && value > 1) {
+      throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `enable push ${value}`);
+    }
+  }
+  return { initialWindow, maxFrame };
+}
+
 export const SETTINGS_ACK = frame(FrameType.SETTINGS, FLAG_ACK, 0);
 
 export function windowUpdateFrame(streamId: number, increment: number): Buffer {
@@ -169,16 +208,43 @@ export function goawayFrame(lastStreamId: number, code: number, debug = ''): Buf
   return out;
 }
 
-/** A DATA frame (no padding) with `payload` copied. */
-export function dataFrame(streamId: number, payload: Uint8Array, endStream: boolean): Buffer {
-  return frame(FrameType.DATA, endStream ? FLAG_END_STREAM : 0, streamId, payload);
+/**
+ * Frames an encoded header block as one HEADERS frame and as many CONTINUATION frames as
+ * needed, each payload at most DEFAULT_MAX_FRAME_BYTES (the HEADERS payload counts the
+ * priority fields when `priority` is given).
+ */
+export function frameHeaderBlock(streamId: number, endStream: boolean, priority: Uint8Array | null, block: Buffer): Buffer {
+  assert(streamId > 0 && streamId <= 0x7fffffff, `stream id ${streamId}`);
+  assert(priority === null || priority.length === PRIORITY_BYTES, 'priority is 5 bytes');
+  const prio = priority === null ? 0 : PRIORITY_BYTES;
+  const firstBytes = Math.min(block.length, DEFAULT_MAX_FRAME_BYTES - prio);
+  const continuations = Math.ceil((block.length - firstBytes) / DEFAULT_MAX_FRAME_BYTES);
+  const out = Buffer.allocUnsafe((1 + continuations) * FRAME_HEADER_BYTES + prio + block.length);
+  let flags = (endStream ? FLAG_END_STREAM : 0) | (priority === null ? 0 : FLAG_PRIORITY);
+  if (continuations === 0) flags |= FLAG_END_HEADERS;
+  writeFrameHeader(out, 0, prio + firstBytes, FrameType.HEADERS, flags, streamId);
+  let pos = FRAME_HEADER_BYTES;
+  if (priority !== null) {
+    out.set(priority, pos);
+    pos += PRIORITY_BYTES;
+  }
+  pos += block.copy(out, pos, 0, firstBytes);
+  for (let off = firstBytes, i = 1; i <= continuations; i++) {
+    const n = Math.min(DEFAULT_MAX_FRAME_BYTES, block.length - off);
+    writeFrameHeader(out, pos, n, FrameType.CONTINUATION, i === continuations ? FLAG_END_HEADERS : 0, streamId);
+    pos += FRAME_HEADER_BYTES;
+    pos += block.copy(out, pos, off, off + n);
+    off += n;
+  }
+  assert(pos === out.length, 'header block framing filled its buffer');
+  return out;
 }
 
 /**
  * The header block fragment of a HEADERS frame payload: padding and priority fields removed.
  * Throws a PROTOCOL_ERROR when the padding is longer than the payload.
  */
-export function headersFragment(flags: number, payload: Buffer): Buffer {
+function headersFragment(flags: number, payload: Buffer): Buffer {
   let start = 0;
   let end = payload.length;
   if (flags & FLAG_PADDED) {
@@ -186,7 +252,10 @@ export function headersFragment(flags: number, payload: Buffer): Buffer {
     start = 1;
     end -= payload[0]!;
   }
-  if (flags & FLAG_PRIORITY) start += 5;
+  if (flags & FLAG_PRIORITY) {
+    if (payload.length < start + PRIORITY_BYTES) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PRIORITY HEADERS shorter than 5 bytes');
+    start += PRIORITY_BYTES;
+  }
   if (end < start) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS padding longer than the frame');
   return payload.subarray(start, end);
 }
