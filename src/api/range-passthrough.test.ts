@@ -2,7 +2,8 @@
  * The sliced Range (src/server/range-sliced.ts) encoded through the pass-through serializer
  * gives the very bytes the one-shot path (applyRange + the loader's encoder) gives, for random
  * key sets, histories with deletes, read revisions, limits, sorts, filters, keys_only and
- * count_only, with slices of a few keys and random writes landing between slices.
+ * count_only, with slices of a few keys and random writes landing between slices, records
+ * fetched by lookups or by sweeps of the backend in revision order.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,6 +75,8 @@ test('sliced ranges encode to the same bytes as the one-shot path, with writes b
         const { resp, revision } = await rangeInSlices(s.store, r, {
           stepKeys: sliceKeys,
           sliceBudgetMs: 0,
+          // Small windows, often swept (src/mvcc/range-window.ts), or the defaults.
+          reader: rng.chance(0.7) ? { windowRevs: 1 + rng.int(30), sweepMinRevs: 1 + rng.int(4), sweepFactor: 1 + rng.int(40) } : {},
           nextTurn: async () => {
             for (let w = rng.int(3); w > 0; w--) randomWrite(s, rng);
           },

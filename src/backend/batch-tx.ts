@@ -137,6 +137,22 @@ export class BatchTx {
     });
   }
 
+  /**
+   * Calls `fn` with each entry of `bucket` from `start` on (inclusive), in key order and
+   * including uncommitted writes, until `fn` returns false or the bucket ends. Keys and values
+   * are views valid inside `fn` only; nested-bucket entries are skipped. A missing bucket
+   * has no entries.
+   */
+  scan(bucket: Uint8Array, start: Uint8Array, fn: (key: Buffer, value: Buffer) => boolean): void {
+    this.read((tx) => {
+      const c = tx.bucket(bucket)?.cursor() ?? null;
+      if (c === null) return;
+      for (let it = c.seek(start); it !== null; it = c.next()) {
+        if (it.value !== null && !fn(it.key, it.value)) return;
+      }
+    });
+  }
+
   /** Commits the pending writes now (nothing to do when there are none). */
   commit(): void {
     this.clearTimer();

@@ -338,6 +338,15 @@ export class KvStore implements TxnHost, RangeReaderHost {
     });
   }
 
+  /**
+   * @internal Calls `fn` with each entry of the key bucket (revision key, record) from the
+   * revision key `from` on, in order, through the batch, until `fn` returns false.
+   */
+  scanRecords(from: Buffer, fn: (key: Buffer, record: Buffer) => boolean): void {
+    assert(this.openWrite === null, 'mvcc: a range slice inside a write transaction');
+    this.batch.scan(KEY_BUCKET, from, fn);
+  }
+
   private pinnedBelow(rev: number): boolean {
     for (const p of this.pins.keys()) if (p < rev) return true;
     return false;

@@ -28,12 +28,19 @@ test('slices at a pinned revision equal a one-turn read there, with writes and c
       const key = (): Buffer => b(`k${rng.int(200).toString().padStart(3, '0')}`);
       for (let i = 0; i < 600; i++) {
         if (rng.chance(0.2)) s.store.deleteRange(key(), null);
-        else s.store.put(key(), rng.bytes(1 + rng.int(20), 8));
+        else if (rng.chance(0.2)) {
+          // Several puts in one revision: records with sub revisions above 0.
+          const keys = new Set(Array.from({ length: 2 + rng.int(4) }, () => key().toString()));
+          s.store.inWrite((t) => {
+            for (const k of keys) t.put(b(k), rng.bytes(1 + rng.int(20), 8));
+          });
+        } else s.store.put(key(), rng.bytes(1 + rng.int(20), 8));
       }
       const at = s.store.currentRevision - rng.int(300);
       const limit = rng.chance(0.5) ? 0 : 1 + rng.int(100);
       const want = s.store.range(b('k'), b('l'), { revision: at, limit });
-      const reader = s.store.openRange(b('k'), b('l'), { revision: at, limit });
+      const sweep = rng.chance(0.7) ? { windowRevs: 1 + rng.int(60), sweepMinRevs: 1 + rng.int(8), sweepFactor: 1 + rng.int(40) } : {};
+      const reader = s.store.openRange(b('k'), b('l'), { revision: at, limit, ...sweep });
       const compactions: Array<Promise<void>> = [];
       const got = await readAll(
         (fn) => reader.step(1 + rng.int(9), fn),

@@ -13,23 +13,23 @@
  * R when it opens, and everything a read at R sees is immutable afterwards: writes only add
  * revisions above R (to the index and to the backend), and the only thing that removes
  * revisions is a compaction above R, which the store makes wait while R is pinned (a
- * compaction at or below R keeps what R sees). Between slices the reader keeps nothing but
- * the key to resume from.
+ * compaction at or below R keeps what R sees). Between slices the reader keeps the key to
+ * resume from, the revisions it gathered and not yet handed out, and copies of records it
+ * fetched ahead (range-window.ts: a big range's records are fetched in revision order).
  *
  * Records are handed out as the backend stores them: mvccpb.KeyValue bytes, which are also
  * their wire form in a RangeResponse. A record is a view valid only inside the callback.
  */
 import { assert } from '../pkg';
 import type { Revision } from './revision';
+import { DEFAULT_SWEEP_FACTOR, RecordWindow, RevisionSlots, type WindowHost } from './range-window';
 import type { RangeEnd, TreeIndex } from './tree-index';
 
 /** What a RangeReader needs from the store (kv-store.ts implements it). */
-export interface RangeReaderHost {
+export interface RangeReaderHost extends WindowHost {
   readonly index: TreeIndex;
   /** Throws ERR_MVCC_CLOSED once the store is closed. */
   checkOpen(): void;
-  /** Calls `fn` with the stored record of each revision, in order; records are views valid in `fn` only. */
-  readRecords(revs: readonly Revision[], fn: (record: Buffer, i: number) => void): void;
   /** Drops one pin of `rev` taken when the reader opened. */
   unpin(rev: number): void;
 }
@@ -40,17 +40,44 @@ export interface RangeReaderOptions {
   readonly limit?: number;
   /** Count the keys only: no record is read. */
   readonly countOnly?: boolean;
+  /** Revisions gathered before their records are fetched (range-window.ts); default DEFAULT_WINDOW_REVS. */
+  readonly windowRevs?: number;
+  /** Fewer revisions than this are looked up one by one, never swept; default DEFAULT_SWEEP_MIN_REVS. */
+  readonly sweepMinRevs?: number;
+  /** A window is swept when its revisions span at most this many each (range-window.ts); default DEFAULT_SWEEP_FACTOR. */
+  readonly sweepFactor?: number;
 }
+
+/**
+ * Revisions gathered per window by default: the answer's records are fetched a window at a
+ * time, so the arena and the maps of one window (about 100 bytes per record beyond the record
+ * itself) are what a reader holds at most besides the answer.
+ */
+export const DEFAULT_WINDOW_REVS = 1 << 17;
+/** Below this many wanted revisions a sweep's setup costs more than it saves. */
+export const DEFAULT_SWEEP_MIN_REVS = 256;
 
 /** A pinned, resumable range read; see the file comment. */
 export class RangeReader {
   private from: Buffer | null;
   private visible = 0;
   private fetched = 0;
+  private swept = 0;
+  private lookedUp = 0;
+  private walked = false;
   private finished = false;
   private closed = false;
-  private readonly revs: Revision[] = [];
+  /** Wanted revisions gathered and not yet handed out, in key order. */
+  private revs: Revision[] = [];
+  private window: RecordWindow | null = null;
+  /** The gathered revisions by slot, built as they are gathered. */
+  private slots = new RevisionSlots();
+  /** The gathered revisions are being looked up one by one (not swept). */
+  private lookingUp = false;
   private readonly wantRevs: number;
+  private readonly windowRevs: number;
+  private readonly sweepMinRevs: number;
+  private readonly sweepFactor: number;
 
   /** @internal Built by KvStore.openRange(), which has checked the revision and pinned it. */
   constructor(
@@ -67,6 +94,12 @@ export class RangeReader {
     const limit = opts.limit ?? 0;
     if (opts.countOnly === true) this.wantRevs = 0;
     else this.wantRevs = limit > 0 && Number.isSafeInteger(limit) ? limit : Number.MAX_SAFE_INTEGER;
+    this.windowRevs = opts.windowRevs ?? DEFAULT_WINDOW_REVS;
+    this.sweepMinRevs = opts.sweepMinRevs ?? DEFAULT_SWEEP_MIN_REVS;
+    this.sweepFactor = opts.sweepFactor ?? DEFAULT_SWEEP_FACTOR;
+    assert(Number.isSafeInteger(this.sweepFactor) && this.sweepFactor >= 1, `rangeReader: sweep factor ${this.sweepFactor}`);
+    assert(Number.isSafeInteger(this.windowRevs) && this.windowRevs >= 1, `rangeReader: window of ${this.windowRevs}`);
+    assert(Number.isSafeInteger(this.sweepMinRevs) && this.sweepMinRevs >= 1, `rangeReader: sweep minimum ${this.sweepMinRevs}`);
   }
 
   /** Keys of the range visible at the revision read, so far (the whole range's once done). */
@@ -79,30 +112,87 @@ export class RangeReader {
     return this.fetched;
   }
 
-  /** True once the whole range was walked. */
+  /** Records fetched by sweeps of the backend (range-window.ts) so far, and by lookups. */
+  get sweptRecords(): number {
+    return this.swept;
+  }
+
+  get lookedUpRecords(): number {
+    return this.lookedUp;
+  }
+
+  /** True once the whole range was walked and every record handed out. */
   get done(): boolean {
     return this.finished;
   }
 
   /**
-   * Walks at most `maxKeys` more keys of the range and calls `onRecord` with the stored record
-   * of each visible one, in key order, until the limit is reached (later keys are only
-   * counted). Returns true when the range is done. Throws ERR_MVCC_CLOSED when the store closed.
+   * One bounded step of the read, scaled by `maxKeys`: walks at most `maxKeys` more keys of
+   * the index, or fetches or hands out a bounded number of records (range-window.ts). Calls
+   * `onRecord` with stored records in key order, until the limit is reached (later keys are
+   * only counted); a step may hand out none. A range of at most `maxKeys` keys, or one too
+   * sparse to sweep, is read as before: records go out in the step that fetched them.
+   * Returns true when the range is done. Throws ERR_MVCC_CLOSED when the store closed.
    */
   step(maxKeys: number, onRecord: (record: Buffer) => void): boolean {
     assert(!this.closed, 'rangeReader: step after close');
     if (this.finished) return true;
     this.host.checkOpen();
+    if (this.window !== null) {
+      this.fetched += this.window.step(maxKeys, onRecord);
+      if (this.window.done) {
+        this.swept += this.window.swept;
+        this.lookedUp += this.window.lookedUp;
+        this.window = null;
+        this.revs = [];
+        this.slots = new RevisionSlots();
+        this.finished = this.walked;
+      }
+      return this.finished;
+    }
+    if (!this.lookingUp) {
+      if (!this.walked) {
+        this.gather(maxKeys);
+        if (!this.walked && this.revs.length < this.windowRevs) return false;
+      }
+      // The window is complete: sweep for its records if they are dense enough.
+      this.lookingUp = true;
+      if (this.revs.length >= this.sweepMinRevs && this.startSweep()) return false;
+    }
+    // Looked up one by one, in key order, at most maxKeys per step.
     const revs = this.revs;
-    revs.length = 0;
-    const want = this.wantRevs - this.fetched;
-    const slice = this.host.index.revisionsSlice(this.from as Buffer, this.end, this.atRevision, maxKeys, want, revs);
-    this.visible += slice.visible;
-    if (revs.length > 0) this.host.readRecords(revs, onRecord);
-    this.fetched += revs.length;
-    this.from = slice.next;
-    if (slice.next === null) this.finished = true;
+    const n = Math.min(maxKeys, revs.length);
+    if (n > 0) this.host.readRecords(n === revs.length ? revs : revs.slice(0, n), onRecord);
+    this.fetched += n;
+    this.lookedUp += n;
+    this.revs = n === revs.length ? [] : revs.slice(n);
+    if (this.revs.length === 0) {
+      this.lookingUp = false;
+      this.slots = new RevisionSlots();
+      this.finished = this.walked;
+    }
     return this.finished;
+  }
+
+  /** Starts a sweep over the gathered revisions when worth it (range-window.ts); false when not. */
+  private startSweep(): boolean {
+    if (!RecordWindow.worthSweeping(this.slots, this.sweepFactor)) return false;
+    this.window = new RecordWindow(this.host, this.revs, this.slots, this.sweepFactor);
+    this.lookingUp = false;
+    return true;
+  }
+
+  /** Walks at most `maxKeys` more keys of the index, gathering their wanted revisions. */
+  private gather(maxKeys: number): void {
+    // revisionsSlice stops adding once the array holds this many; it holds unfetched ones only.
+    const want = this.wantRevs - this.fetched;
+    const revs = this.revs;
+    const before = revs.length;
+    const slice = this.host.index.revisionsSlice(this.from as Buffer, this.end, this.atRevision, maxKeys, want, revs);
+    for (let i = before; i < revs.length; i++) this.slots.add(revs[i] as Revision, i);
+    this.visible += slice.visible;
+    this.from = slice.next;
+    if (slice.next === null) this.walked = true;
   }
 
   /** Releases the reader's pin; idempotent. Must be called, done or not. */

@@ -18,7 +18,7 @@
  */
 import { assert, verifyEnabled } from '../pkg';
 import type * as pb from '../etcdpb/messages';
-import { decodeKeyValue, encodeKeyValue, type KeyValue, type KvStore } from '../mvcc';
+import { decodeKeyValue, encodeKeyValue, type KeyValue, type KvStore, type RangeReaderOptions } from '../mvcc';
 import { applyRange, int64, passesFilters, rangeEnd, rangeShape } from './apply-kv';
 import { attachWireKvs, putWireKv, wireKvSize, type WireRangeResponse } from './range-wire';
 
@@ -45,11 +45,16 @@ export interface SlicedRangeOptions {
   readonly sliceBudgetMs?: number;
   /** Waits between slices (default: one turn of the event loop). */
   readonly nextTurn?: () => Promise<void>;
+  /** How the store's reader fetches records (tests force small windows and sweeps). */
+  readonly reader?: Pick<RangeReaderOptions, 'windowRevs' | 'sweepMinRevs' | 'sweepFactor'>;
 }
 
 const nextImmediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const EMPTY: Buffer = Buffer.alloc(0);
+/** The first chunk of an answer's wire form, and the size chunks double up to. */
+const FIRST_CHUNK_BYTES = 1024;
+const MAX_CHUNK_BYTES = 1 << 20;
 
 /** A pair kept for filtering or sorting: its decoded fields and its wire bytes. */
 interface Kept {
@@ -90,13 +95,23 @@ export async function rangeInSlices(
     revision: int64(r.revision),
     limit: fetchLimit,
     countOnly: r.count_only,
+    ...opts.reader,
   });
   const chunks: Buffer[] = [];
   const kept: Kept[] = [];
   const keysOnly = r.keys_only;
-  let staging = EMPTY;
+  // Records are copied straight into `cur` (a view into backend pages is valid in this turn
+  // only): chunks start small, since a one-key range is the common case, and double up to
+  // MAX_CHUNK_BYTES. With filters or a sort, each step's pairs are decoded as they land.
+  let cur = EMPTY;
   let used = 0;
+  let stepStart = 0;
   let offsets: number[] = [];
+  const seal = (): void => {
+    if (keepAll && used > stepStart) keepDecoded(cur.subarray(stepStart, used), offsets, kept, shape);
+    stepStart = used;
+    offsets = [];
+  };
   const onRecord = (stored: Buffer): void => {
     if (verifyEnabled) {
       // The wire path trusts stored records to be in etcd's canonical encoding.
@@ -104,28 +119,21 @@ export async function rangeInSlices(
     }
     const record = keysOnly ? withoutValue(stored) : stored;
     const size = wireKvSize(record.length);
-    if (used + size > staging.length) {
-      // Small first (a one-key range is the common case), then doubling.
-      const grown = Buffer.allocUnsafe(Math.max(2 * staging.length, used + size, 1024));
-      staging.copy(grown, 0, 0, used);
-      staging = grown;
+    if (used + size > cur.length) {
+      seal();
+      if (!keepAll && used > 0) chunks.push(cur.subarray(0, used));
+      cur = Buffer.allocUnsafe(Math.max(size, Math.min(MAX_CHUNK_BYTES, 2 * cur.length), FIRST_CHUNK_BYTES));
+      used = 0;
+      stepStart = 0;
     }
-    if (keepAll) offsets.push(used);
-    used = putWireKv(staging, used, record);
+    if (keepAll) offsets.push(used - stepStart);
+    used = putWireKv(cur, used, record);
   };
   try {
     let sliceStart = performance.now();
     for (;;) {
       const done = reader.step(stepKeys, onRecord);
-      if (used > 0) {
-        // Records were views into backend pages, valid in this turn only: the chunk is ours.
-        const chunk = Buffer.allocUnsafe(used);
-        staging.copy(chunk, 0, 0, used);
-        if (keepAll) keepDecoded(chunk, offsets, kept, shape);
-        else chunks.push(chunk);
-        used = 0;
-        offsets = [];
-      }
+      seal();
       if (done) break;
       if (performance.now() - sliceStart < budgetMs) continue;
       await nextTurn();
@@ -134,6 +142,7 @@ export async function rangeInSlices(
   } finally {
     reader.close();
   }
+  if (!keepAll && used > 0) chunks.push(cur.subarray(0, used));
 
   let more = false;
   if (keepAll) {
