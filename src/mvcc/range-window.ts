@@ -10,16 +10,16 @@
  * revision, with some history between them), walking the bucket once in order and picking the
  * wanted entries out costs a fifth of that.
  *
- * A window collects the wanted revisions of up to `maxRevs` keys, in key order (slot i is the
+ * A window holds the wanted revisions of up to `windowRevs` keys (range-reader.ts), in key order (slot i is the
  * i-th record of the answer). Then, when they are dense enough:
  *   1. sweep: the bucket is walked from the lowest wanted revision to the highest; each entry
- *      whose revision is wanted is copied into the window's arena. The walk resumes from its
- *      last key after every step, so nothing is held across turns of the event loop but
- *      revisions and copies;
- *   2. lookups: slots the sweep did not reach (it stops after visiting `sweepFactor` entries
- *      per wanted revision, DEFAULT_SWEEP_FACTOR by default, in case history between them is longer than their spread said)
- *      are looked up one by one;
- *   3. emit: the records are handed out in slot order, from the arena.
+ *      whose revision is wanted is kept as the view the backend gave (a published page buffer
+ *      is never written again, backend/page.ts, and a value put is copied, so the view stays
+ *      valid after this turn). The walk resumes from its last key after every step;
+ *   2. lookups: slots the sweep did not reach are looked up one by one and copied into an
+ *      arena. The sweep stops after visiting `sweepFactor` entries per wanted revision
+ *      (DEFAULT_SWEEP_FACTOR), in case the history between them is longer than their spread said;
+ *   3. emit: the records are handed out in slot order.
  * Every phase is bounded per step, so the reader's slices stay short.
  *
  * Revisions at or below the reader's pinned revision are immutable and stay in the backend
@@ -56,10 +56,8 @@ const enum Phase { Sweep, Lookup, Emit, Done }
 /** One window of a dense range read; see the file comment. */
 export class RecordWindow {
   private phase = Phase.Sweep;
-  private readonly chunkOf: Int32Array;
-  private readonly offsetOf: Int32Array;
-  private readonly lengthOf: Int32Array;
-  private readonly chunks: Buffer[] = [];
+  /** Each slot's record once found: a view of a backend page (swept) or of the arena (looked up). */
+  private readonly records: Array<Buffer | undefined>;
   private arena: Buffer = Buffer.alloc(0);
   private arenaUsed = 0;
   private found = 0;
@@ -86,9 +84,7 @@ export class RecordWindow {
   ) {
     const n = revs.length;
     assert(n > 0 && slots.size === n, 'recordWindow: revisions and slots differ');
-    this.chunkOf = new Int32Array(n).fill(-1);
-    this.offsetOf = new Int32Array(n);
-    this.lengthOf = new Int32Array(n);
+    this.records = new Array<Buffer | undefined>(n).fill(undefined);
     this.sweepFrom = encodeRevision(slots.min);
     this.maxRev = slots.max;
     this.sweepBudget = sweepFactor * n;
@@ -143,8 +139,11 @@ export class RecordWindow {
       }
       if (tombstone) return true;
       const slot = this.slots.get(rev.main, rev.sub);
-      if (slot >= 0 && this.chunkOf[slot] === -1) {
-        this.keep(slot, record);
+      if (slot >= 0 && this.records[slot] === undefined) {
+        // Held as it is: published page buffers are never written again (backend/page.ts),
+        // so the view outlives this turn. The window holds at most the pages it swept.
+        this.records[slot] = record;
+        this.found++;
         this.swept++;
       }
       return this.found < this.revs.length;
@@ -166,7 +165,7 @@ export class RecordWindow {
     const n = this.revs.length;
     while (this.nextLookup < n && revs.length < maxKeys) {
       const i = this.nextLookup++;
-      if (this.chunkOf[i] !== -1) continue;
+      if (this.records[i] !== undefined) continue;
       revs.push(this.revs[i] as Revision);
       slots.push(i);
     }
@@ -183,32 +182,27 @@ export class RecordWindow {
     const end = Math.min(n, this.nextEmit + maxRecords);
     const from = this.nextEmit;
     for (let i = from; i < end; i++) {
-      const chunk = this.chunks[this.chunkOf[i] as number] as Buffer;
-      const at = this.offsetOf[i] as number;
-      onRecord(chunk.subarray(at, at + (this.lengthOf[i] as number)));
+      onRecord(this.records[i] as Buffer);
+      this.records[i] = undefined; // what is handed out is not held
     }
     this.nextEmit = end;
-    if (end === n) {
-      this.phase = Phase.Done;
-      this.chunks.length = 0; // the arena can go as soon as the caller is done with the views
-    }
+    if (end === n) this.phase = Phase.Done;
     return end - from;
   }
 
-  /** Copies `record` (a view valid now only) into the arena as slot `slot`'s. */
+  /**
+   * Copies a looked-up record into the arena as slot `slot`'s: lookups land on pages all over
+   * the file, and holding a view would hold a whole page per record.
+   */
   private keep(slot: number, record: Buffer): void {
-    let chunk = this.arena;
-    if (this.arenaUsed + record.length > chunk.length) {
-      chunk = Buffer.allocUnsafe(Math.max(ARENA_CHUNK_BYTES, record.length));
-      this.chunks.push(chunk);
-      this.arena = chunk;
+    if (this.arenaUsed + record.length > this.arena.length) {
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_CHUNK_BYTES, record.length));
       this.arenaUsed = 0;
     }
-    record.copy(chunk, this.arenaUsed);
-    this.chunkOf[slot] = this.chunks.length - 1;
-    this.offsetOf[slot] = this.arenaUsed;
-    this.lengthOf[slot] = record.length;
+    const at = this.arenaUsed;
+    record.copy(this.arena, at);
     this.arenaUsed += record.length;
+    this.records[slot] = this.arena.subarray(at, at + record.length);
     this.found++;
   }
 }
