@@ -21,8 +21,8 @@
  * their wire form in a RangeResponse. A record is a view valid only inside the callback.
  */
 import { assert } from '../pkg';
-import type { Revision } from './revision';
-import { DEFAULT_SWEEP_FACTOR, RecordWindow, RevisionSlots, type WindowHost } from './range-window';
+import { compareRevisions, type Revision } from './revision';
+import { DEFAULT_SWEEP_FACTOR, RecordWindow, type WindowHost } from './range-window';
 import type { RangeEnd, TreeIndex } from './tree-index';
 
 /** What a RangeReader needs from the store (kv-store.ts implements it). */
@@ -70,8 +70,9 @@ export class RangeReader {
   /** Wanted revisions gathered and not yet handed out, in key order. */
   private revs: Revision[] = [];
   private window: RecordWindow | null = null;
-  /** The gathered revisions by slot, built as they are gathered. */
-  private slots = new RevisionSlots();
+  /** The lowest and highest gathered revision. */
+  private lo: Revision | null = null;
+  private hi: Revision | null = null;
   /** The gathered revisions are being looked up one by one (not swept). */
   private lookingUp = false;
   private readonly wantRevs: number;
@@ -145,7 +146,7 @@ export class RangeReader {
         this.lookedUp += this.window.lookedUp;
         this.window = null;
         this.revs = [];
-        this.slots = new RevisionSlots();
+        this.lo = this.hi = null;
         this.finished = this.walked;
       }
       return this.finished;
@@ -168,7 +169,7 @@ export class RangeReader {
     this.revs = n === revs.length ? [] : revs.slice(n);
     if (this.revs.length === 0) {
       this.lookingUp = false;
-      this.slots = new RevisionSlots();
+      this.lo = this.hi = null;
       this.finished = this.walked;
     }
     return this.finished;
@@ -176,8 +177,10 @@ export class RangeReader {
 
   /** Starts a sweep over the gathered revisions when worth it (range-window.ts); false when not. */
   private startSweep(): boolean {
-    if (!RecordWindow.worthSweeping(this.slots, this.sweepFactor)) return false;
-    this.window = new RecordWindow(this.host, this.revs, this.slots, this.sweepFactor);
+    const lo = this.lo as Revision;
+    const hi = this.hi as Revision;
+    if (!RecordWindow.worthSweeping(this.revs.length, lo, hi, this.sweepFactor)) return false;
+    this.window = new RecordWindow(this.host, this.revs, lo, hi, this.sweepFactor);
     this.lookingUp = false;
     return true;
   }
@@ -189,7 +192,11 @@ export class RangeReader {
     const revs = this.revs;
     const before = revs.length;
     const slice = this.host.index.revisionsSlice(this.from as Buffer, this.end, this.atRevision, maxKeys, want, revs);
-    for (let i = before; i < revs.length; i++) this.slots.add(revs[i] as Revision, i);
+    for (let i = before; i < revs.length; i++) {
+      const r = revs[i] as Revision;
+      if (this.lo === null || compareRevisions(r, this.lo) < 0) this.lo = r;
+      if (this.hi === null || compareRevisions(r, this.hi) > 0) this.hi = r;
+    }
     this.visible += slice.visible;
     this.from = slice.next;
     if (slice.next === null) this.walked = true;

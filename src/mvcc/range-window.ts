@@ -10,8 +10,9 @@
  * revision, with some history between them), walking the bucket once in order and picking the
  * wanted entries out costs a fifth of that.
  *
- * A window holds the wanted revisions of up to `windowRevs` keys (range-reader.ts), in key order (slot i is the
- * i-th record of the answer). Then, when they are dense enough:
+ * A window holds the wanted revisions of up to `windowRevs` keys (range-reader.ts), in key
+ * order (slot i is the i-th record of the answer). When they are dense enough, a table from
+ * revision to slot is built (SlotTable), then:
  *   1. sweep: the bucket is walked from the lowest wanted revision to the highest; each entry
  *      whose revision is wanted is kept as the view the backend gave (a published page buffer
  *      is never written again, backend/page.ts, and a value put is copied, so the view stays
@@ -27,7 +28,7 @@
  * that resumes from a revision key after other writes and commits finds the same records.
  */
 import { assert } from '../pkg';
-import { compareRevisions, decodeRevision, encodeRevision, type Revision } from './revision';
+import { decodeRevision, encodeRevision, type Revision } from './revision';
 
 /** What a window needs from the store. */
 export interface WindowHost {
@@ -46,6 +47,8 @@ export interface WindowHost {
 export const DEFAULT_SWEEP_FACTOR = 4;
 /** Bucket entries a sweep visits per step, per key of the reader's step. */
 const SWEEP_ENTRIES_PER_KEY = 8;
+/** Revisions taken into the slot table per step, per key of the reader's step. */
+const BUILD_PER_KEY = 64;
 /** Records emitted per step, per key of the reader's step (a copy each). */
 const EMIT_PER_KEY = 4;
 /** Size of one arena chunk; a record larger than this gets a chunk of its own. */
@@ -53,11 +56,11 @@ const ARENA_CHUNK_BYTES = 1 << 20;
 
 const EMPTY_MEMORY = new ArrayBuffer(0);
 
-const enum Phase { Sweep, Lookup, Emit, Done }
+const enum Phase { Build, Sweep, Lookup, Emit, Done }
 
 /** One window of a dense range read; see the file comment. */
 export class RecordWindow {
-  private phase = Phase.Sweep;
+  private phase = Phase.Build;
   /**
    * Each slot's record once found, as the memory holding it (a backend page buffer when swept,
    * the arena when looked up), its offset and its length (-1: not found yet). Not as a view
@@ -81,32 +84,37 @@ export class RecordWindow {
   private readonly lookupRevs: Revision[] = [];
   private readonly lookupSlots: number[] = [];
 
+  private readonly slots: SlotTable;
+
   /**
    * @param revs the wanted revisions, in answer order (at least one); kept, not copied.
-   * @param slots the same revisions, slot by slot (built while they were gathered).
+   * @param minRev and maxRev the lowest and highest of them (worthSweeping() said yes).
    */
   constructor(
     private readonly host: WindowHost,
     private readonly revs: readonly Revision[],
-    private readonly slots: RevisionSlots,
+    minRev: Revision,
+    maxRev: Revision,
     sweepFactor: number,
   ) {
     const n = revs.length;
-    assert(n > 0 && slots.size === n, 'recordWindow: revisions and slots differ');
+    assert(n > 0, 'recordWindow: no revisions');
+    this.slots = new SlotTable(revs, minRev.main, maxRev.main);
     this.memOf = new Array<ArrayBufferLike>(n);
     this.offsetOf = new Float64Array(n);
     this.lengthOf = new Int32Array(n).fill(-1);
-    this.sweepFrom = encodeRevision(slots.min);
-    this.maxRev = slots.max;
+    this.sweepFrom = encodeRevision(minRev);
+    this.maxRev = maxRev;
     this.sweepBudget = sweepFactor * n;
   }
 
   /**
-   * True when sweeping for the revisions of `slots` is expected to cost less than looking
-   * them up: they span at most `sweepFactor` main revisions each.
+   * True when sweeping for `count` revisions from `minRev` to `maxRev` is expected to cost
+   * less than looking them up: they span at most `sweepFactor` main revisions each.
    */
-  static worthSweeping(slots: RevisionSlots, sweepFactor: number): boolean {
-    return slots.max.main - slots.min.main + 1 <= sweepFactor * slots.size;
+  static worthSweeping(count: number, minRev: Revision, maxRev: Revision, sweepFactor: number): boolean {
+    const span = maxRev.main - minRev.main + 1;
+    return span <= sweepFactor * count && span <= MAX_SPAN;
   }
 
   /** True once every record was emitted. */
@@ -120,6 +128,9 @@ export class RecordWindow {
    */
   step(stepKeys: number, onRecord: (record: Buffer) => void): number {
     switch (this.phase) {
+      case Phase.Build:
+        if (this.slots.fill(stepKeys * BUILD_PER_KEY)) this.phase = Phase.Sweep;
+        return 0;
       case Phase.Sweep:
         this.sweep(stepKeys * SWEEP_ENTRIES_PER_KEY);
         return 0;
@@ -226,79 +237,53 @@ export class RecordWindow {
 
 
 /**
- * Revision -> slot, an open-addressing hash table in typed arrays, filled as revisions are
- * gathered (a Map of 100k entries built in one step would hold the event loop for 15 ms).
- * Also keeps the lowest and highest revision added.
+ * Revision -> slot for one window: a direct-address array over the window's span of main
+ * revisions (which worthSweeping() bounds to `sweepFactor` per revision), so a lookup costs
+ * one array read and building it one pass, with nothing to rehash. Revisions with a sub
+ * above 0 (the later puts of a multi-put txn) go to a map.
  */
-export class RevisionSlots {
-  private mains = new Float64Array(64);
-  private subs = new Float64Array(64);
-  /** slot + 1; 0 marks an empty cell. */
-  private cells = new Int32Array(64);
-  private count = 0;
-  private lo: Revision | null = null;
-  private hi: Revision | null = null;
+export class SlotTable {
+  /** slot + 1 of revision (base + i, 0); 0: not wanted. */
+  private readonly bySub0: Int32Array;
+  private readonly others = new Map<string, number>();
 
-  /** Revisions added. */
-  get size(): number {
-    return this.count;
+  private filled = 0;
+
+  /**
+   * @param revs the wanted revisions, slot by slot; `minMain` and `maxMain` bound their mains.
+   * The table is empty until fill() has taken every revision in.
+   */
+  constructor(private readonly revs: readonly Revision[], private readonly minMain: number, private readonly maxMain: number) {
+    const span = maxMain - minMain + 1;
+    assert(Number.isSafeInteger(span) && span >= 1 && span <= MAX_SPAN, () => `slotTable: span of ${span} revisions`);
+    this.bySub0 = new Int32Array(span);
   }
 
-  /** The lowest revision added (at least one must have been). */
-  get min(): Revision {
-    assert(this.lo !== null, 'revisionSlots: empty');
-    return this.lo;
-  }
-
-  /** The highest revision added (at least one must have been). */
-  get max(): Revision {
-    assert(this.hi !== null, 'revisionSlots: empty');
-    return this.hi;
-  }
-
-  /** Adds `rev` as slot `slot`; each revision is added once. */
-  add(rev: Revision, slot: number): void {
-    if (2 * (this.count + 1) > this.cells.length) this.grow();
-    this.place(rev.main, rev.sub, slot);
-    this.count++;
-    if (this.lo === null || compareRevisions(rev, this.lo) < 0) this.lo = rev;
-    if (this.hi === null || compareRevisions(rev, this.hi) > 0) this.hi = rev;
+  /**
+   * Takes in at most `max` more revisions (a window of 100k in one turn took 6-10 ms, mostly
+   * reaching the revision objects); returns true once all are in.
+   */
+  fill(max: number): boolean {
+    const revs = this.revs;
+    const end = Math.min(revs.length, this.filled + max);
+    for (let i = this.filled; i < end; i++) {
+      const r = revs[i] as Revision;
+      assert(r.main >= this.minMain && r.main <= this.maxMain, 'slotTable: revision outside its span');
+      if (r.sub === 0) this.bySub0[r.main - this.minMain] = i + 1;
+      else this.others.set(`${r.main}_${r.sub}`, i);
+    }
+    this.filled = end;
+    return end === revs.length;
   }
 
   /** The slot of revision (main, sub), or -1. */
   get(main: number, sub: number): number {
-    const mask = this.cells.length - 1;
-    for (let i = hashRevision(main, sub) & mask; ; i = (i + 1) & mask) {
-      const c = this.cells[i] as number;
-      if (c === 0) return -1;
-      if (this.mains[i] === main && this.subs[i] === sub) return c - 1;
-    }
-  }
-
-  private place(main: number, sub: number, slot: number): void {
-    const mask = this.cells.length - 1;
-    let i = hashRevision(main, sub) & mask;
-    while (this.cells[i] !== 0) i = (i + 1) & mask;
-    this.mains[i] = main;
-    this.subs[i] = sub;
-    this.cells[i] = slot + 1;
-  }
-
-  private grow(): void {
-    const { mains, subs, cells } = this;
-    this.mains = new Float64Array(2 * cells.length);
-    this.subs = new Float64Array(2 * cells.length);
-    this.cells = new Int32Array(2 * cells.length);
-    for (let i = 0; i < cells.length; i++) {
-      const c = cells[i] as number;
-      if (c !== 0) this.place(mains[i] as number, subs[i] as number, c - 1);
-    }
+    if (sub !== 0) return this.others.get(`${main}_${sub}`) ?? -1;
+    const at = main - this.minMain;
+    if (at < 0 || at >= this.bySub0.length) return -1;
+    return (this.bySub0[at] as number) - 1;
   }
 }
 
-/** Mixes both parts of a revision (each below 2^53) into 32 bits. */
-function hashRevision(main: number, sub: number): number {
-  const lo = main >>> 0;
-  const hi = (main / 0x1_0000_0000) >>> 0;
-  return Math.imul(lo ^ Math.imul(hi, 0x85ebca6b) ^ Math.imul(sub, 0xc2b2ae35), 0x9e3779b1) >>> 0;
-}
+/** The largest span a slot table covers: 4 revisions per record of the largest window, with room. */
+const MAX_SPAN = 1 << 26;
