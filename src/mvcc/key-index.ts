@@ -26,7 +26,7 @@
  * such a key index at once, so nothing can tell the difference.)
  */
 import { assert, FloeError } from '../pkg';
-import { formatRevision, type Revision, type RevisionSet } from './revision';
+import { formatRevision, type Revision, type RevisionList, type RevisionSet } from './revision';
 
 /** Error code (and etcd's message) when a revision is asked of a key that has none there. */
 export const ERR_REVISION_NOT_FOUND = 'ERR_REVISION_NOT_FOUND';
@@ -191,6 +191,17 @@ export class KeyIndex {
     if (g === null) return null;
     const n = lastAtOrBelow(g.revs, atRev);
     return n === -1 ? null : { main: g.revs[2 * n] as number, sub: g.revs[2 * n + 1] as number };
+  }
+
+  /** Pushes modifiedAt(atRev) onto `out` when there is one, allocating nothing; returns whether it did. */
+  modifiedAtInto(atRev: number, out: RevisionList): boolean {
+    assert(!this.isEmpty(), 'keyIndex: get on an empty key index');
+    const g = this.findGeneration(atRev);
+    if (g === null) return false;
+    const n = lastAtOrBelow(g.revs, atRev);
+    if (n === -1) return false;
+    out.push(g.revs[2 * n] as number, g.revs[2 * n + 1] as number);
+    return true;
   }
 
   /** get(atRev) !== null, allocating nothing: counting a range asks this of every key. */

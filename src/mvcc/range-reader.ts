@@ -21,7 +21,7 @@
  * their wire form in a RangeResponse. A record is a view valid only inside the callback.
  */
 import { assert } from '../pkg';
-import { compareRevisions, type Revision } from './revision';
+import { RevisionList, type Revision } from './revision';
 import { DEFAULT_SWEEP_FACTOR, RecordWindow, type WindowHost } from './range-window';
 import type { RangeEnd, TreeIndex } from './tree-index';
 
@@ -67,12 +67,11 @@ export class RangeReader {
   private walked = false;
   private finished = false;
   private closed = false;
-  /** Wanted revisions gathered and not yet handed out, in key order. */
-  private revs: Revision[] = [];
+  /** Wanted revisions gathered, in key order; those before `nextLookup` were handed out. */
+  private revs = new RevisionList();
+  private nextLookup = 0;
+  private readonly batch: Revision[] = [];
   private window: RecordWindow | null = null;
-  /** The lowest and highest gathered revision. */
-  private lo: Revision | null = null;
-  private hi: Revision | null = null;
   /** The gathered revisions are being looked up one by one (not swept). */
   private lookingUp = false;
   private readonly wantRevs: number;
@@ -145,8 +144,7 @@ export class RangeReader {
         this.swept += this.window.swept;
         this.lookedUp += this.window.lookedUp;
         this.window = null;
-        this.revs = [];
-        this.lo = this.hi = null;
+        this.revs = new RevisionList();
         this.finished = this.walked;
       }
       return this.finished;
@@ -162,14 +160,18 @@ export class RangeReader {
     }
     // Looked up one by one, in key order, at most maxKeys per step.
     const revs = this.revs;
-    const n = Math.min(maxKeys, revs.length);
-    if (n > 0) this.host.readRecords(n === revs.length ? revs : revs.slice(0, n), onRecord);
-    this.fetched += n;
-    this.lookedUp += n;
-    this.revs = n === revs.length ? [] : revs.slice(n);
-    if (this.revs.length === 0) {
+    const batch = this.batch;
+    batch.length = 0;
+    const end = Math.min(revs.length, this.nextLookup + maxKeys);
+    for (let i = this.nextLookup; i < end; i++) batch.push(revs.at(i));
+    if (batch.length > 0) this.host.readRecords(batch, onRecord);
+    this.fetched += batch.length;
+    this.lookedUp += batch.length;
+    this.nextLookup = end;
+    if (end === revs.length) {
       this.lookingUp = false;
-      this.lo = this.hi = null;
+      this.revs = new RevisionList();
+      this.nextLookup = 0;
       this.finished = this.walked;
     }
     return this.finished;
@@ -177,10 +179,8 @@ export class RangeReader {
 
   /** Starts a sweep over the gathered revisions when worth it (range-window.ts); false when not. */
   private startSweep(): boolean {
-    const lo = this.lo as Revision;
-    const hi = this.hi as Revision;
-    if (!RecordWindow.worthSweeping(this.revs.length, lo, hi, this.sweepFactor)) return false;
-    this.window = new RecordWindow(this.host, this.revs, lo, hi, this.sweepFactor);
+    if (!RecordWindow.worthSweeping(this.revs, this.sweepFactor)) return false;
+    this.window = new RecordWindow(this.host, this.revs, this.sweepFactor);
     this.lookingUp = false;
     return true;
   }
@@ -189,14 +189,7 @@ export class RangeReader {
   private gather(maxKeys: number): void {
     // revisionsSlice stops adding once the array holds this many; it holds unfetched ones only.
     const want = this.wantRevs - this.fetched;
-    const revs = this.revs;
-    const before = revs.length;
-    const slice = this.host.index.revisionsSlice(this.from as Buffer, this.end, this.atRevision, maxKeys, want, revs);
-    for (let i = before; i < revs.length; i++) {
-      const r = revs[i] as Revision;
-      if (this.lo === null || compareRevisions(r, this.lo) < 0) this.lo = r;
-      if (this.hi === null || compareRevisions(r, this.hi) > 0) this.hi = r;
-    }
+    const slice = this.host.index.revisionsSlice(this.from as Buffer, this.end, this.atRevision, maxKeys, want, this.revs);
     this.visible += slice.visible;
     this.from = slice.next;
     if (slice.next === null) this.walked = true;

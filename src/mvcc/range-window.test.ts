@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { decodeKeyValue, type KeyValue } from './kv-codec';
 import { SlotTable } from './range-window';
+import { RevisionList } from './revision';
 import type { RangeReaderOptions } from './range-reader';
 import { Rng } from './test-rng';
 import { b, closeStore, openStore, tempDir, type OpenStore } from './test-store';
@@ -136,7 +137,11 @@ test('the slot table finds every wanted revision and nothing else, with subs and
       revs.push({ main, sub });
     }
     const mains = revs.map((r) => r.main);
-    const table = new SlotTable(revs, Math.min(...mains), Math.max(...mains));
+    const list = new RevisionList();
+    for (const r of revs) list.push(r.main, r.sub);
+    assert.equal(list.min.main, Math.min(...mains));
+    assert.equal(list.max.main, Math.max(...mains));
+    const table = new SlotTable(list, Math.min(...mains), Math.max(...mains));
     let steps = 1;
     while (!table.fill(300)) steps++;
     assert.equal(steps, Math.ceil(revs.length / 300));

@@ -28,7 +28,7 @@
  * that resumes from a revision key after other writes and commits finds the same records.
  */
 import { assert } from '../pkg';
-import { decodeRevision, encodeRevision, type Revision } from './revision';
+import { decodeRevision, encodeRevision, type Revision, type RevisionList } from './revision';
 
 /** What a window needs from the store. */
 export interface WindowHost {
@@ -87,18 +87,18 @@ export class RecordWindow {
   private readonly slots: SlotTable;
 
   /**
-   * @param revs the wanted revisions, in answer order (at least one); kept, not copied.
-   * @param minRev and maxRev the lowest and highest of them (worthSweeping() said yes).
+   * @param revs the wanted revisions, in answer order (at least one; worthSweeping() said
+   * yes); kept, not copied.
    */
   constructor(
     private readonly host: WindowHost,
-    private readonly revs: readonly Revision[],
-    minRev: Revision,
-    maxRev: Revision,
+    private readonly revs: RevisionList,
     sweepFactor: number,
   ) {
     const n = revs.length;
     assert(n > 0, 'recordWindow: no revisions');
+    const minRev = revs.min;
+    const maxRev = revs.max;
     this.slots = new SlotTable(revs, minRev.main, maxRev.main);
     this.memOf = new Array<ArrayBufferLike>(n);
     this.offsetOf = new Float64Array(n);
@@ -109,12 +109,12 @@ export class RecordWindow {
   }
 
   /**
-   * True when sweeping for `count` revisions from `minRev` to `maxRev` is expected to cost
-   * less than looking them up: they span at most `sweepFactor` main revisions each.
+   * True when sweeping for `revs` (not empty) is expected to cost less than looking them up:
+   * they span at most `sweepFactor` main revisions each.
    */
-  static worthSweeping(count: number, minRev: Revision, maxRev: Revision, sweepFactor: number): boolean {
-    const span = maxRev.main - minRev.main + 1;
-    return span <= sweepFactor * count && span <= MAX_SPAN;
+  static worthSweeping(revs: RevisionList, sweepFactor: number): boolean {
+    const span = revs.max.main - revs.min.main + 1;
+    return span <= sweepFactor * revs.length && span <= MAX_SPAN;
   }
 
   /** True once every record was emitted. */
@@ -188,7 +188,7 @@ export class RecordWindow {
     while (this.nextLookup < n && revs.length < maxKeys) {
       const i = this.nextLookup++;
       if (this.lengthOf[i] !== -1) continue;
-      revs.push(this.revs[i] as Revision);
+      revs.push(this.revs.at(i));
       slots.push(i);
     }
     if (revs.length > 0) this.host.readRecords(revs, (record, j) => this.keep(slots[j] as number, record));
@@ -253,24 +253,25 @@ export class SlotTable {
    * @param revs the wanted revisions, slot by slot; `minMain` and `maxMain` bound their mains.
    * The table is empty until fill() has taken every revision in.
    */
-  constructor(private readonly revs: readonly Revision[], private readonly minMain: number, private readonly maxMain: number) {
+  constructor(private readonly revs: RevisionList, private readonly minMain: number, private readonly maxMain: number) {
     const span = maxMain - minMain + 1;
     assert(Number.isSafeInteger(span) && span >= 1 && span <= MAX_SPAN, () => `slotTable: span of ${span} revisions`);
     this.bySub0 = new Int32Array(span);
   }
 
   /**
-   * Takes in at most `max` more revisions (a window of 100k in one turn took 6-10 ms, mostly
-   * reaching the revision objects); returns true once all are in.
+   * Takes in at most `max` more revisions (a window of 100k in one turn took 6-10 ms);
+   * returns true once all are in.
    */
   fill(max: number): boolean {
     const revs = this.revs;
     const end = Math.min(revs.length, this.filled + max);
     for (let i = this.filled; i < end; i++) {
-      const r = revs[i] as Revision;
-      assert(r.main >= this.minMain && r.main <= this.maxMain, 'slotTable: revision outside its span');
-      if (r.sub === 0) this.bySub0[r.main - this.minMain] = i + 1;
-      else this.others.set(`${r.main}_${r.sub}`, i);
+      const main = revs.main(i);
+      const sub = revs.sub(i);
+      assert(main >= this.minMain && main <= this.maxMain, 'slotTable: revision outside its span');
+      if (sub === 0) this.bySub0[main - this.minMain] = i + 1;
+      else this.others.set(`${main}_${sub}`, i);
     }
     this.filled = end;
     return end === revs.length;

@@ -141,6 +141,69 @@ export function formatRevision(rev: Revision): string {
 }
 
 /**
+ * A list of revisions held as two growable Float64Arrays (mains, subs), not as objects: a range
+ * over 100k keys gathers 100k revisions that live across turns of the event loop, and as
+ * objects each scavenge copied them. Also keeps the lowest and highest revision pushed.
+ */
+export class RevisionList {
+  private mainsArr = new Float64Array(16);
+  private subsArr = new Float64Array(16);
+  private count = 0;
+  private loAt = -1;
+  private hiAt = -1;
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(main: number, sub: number): void {
+    if (this.count === this.mainsArr.length) {
+      const mains = new Float64Array(2 * this.count);
+      const subs = new Float64Array(2 * this.count);
+      mains.set(this.mainsArr);
+      subs.set(this.subsArr);
+      this.mainsArr = mains;
+      this.subsArr = subs;
+    }
+    const i = this.count++;
+    this.mainsArr[i] = main;
+    this.subsArr[i] = sub;
+    if (this.loAt === -1 || this.before(i, this.loAt)) this.loAt = i;
+    if (this.hiAt === -1 || this.before(this.hiAt, i)) this.hiAt = i;
+  }
+
+  main(i: number): number {
+    return this.mainsArr[i] as number;
+  }
+
+  sub(i: number): number {
+    return this.subsArr[i] as number;
+  }
+
+  /** Revision `i` as an object. */
+  at(i: number): Revision {
+    assert(i >= 0 && i < this.count, () => `revisionList: ${i} out of ${this.count}`);
+    return { main: this.mainsArr[i] as number, sub: this.subsArr[i] as number };
+  }
+
+  /** The lowest revision pushed (the list must not be empty). */
+  get min(): Revision {
+    return this.at(this.loAt);
+  }
+
+  /** The highest revision pushed (the list must not be empty). */
+  get max(): Revision {
+    return this.at(this.hiAt);
+  }
+
+  private before(i: number, j: number): boolean {
+    const a = this.mainsArr[i] as number;
+    const b = this.mainsArr[j] as number;
+    return a < b || (a === b && (this.subsArr[i] as number) < (this.subsArr[j] as number));
+  }
+}
+
+/**
  * A set of revisions, compact enough for the millions of entries a compaction keeps.
  *
  * Compaction collects, for every key, the one revision to keep in the backend; the backend

@@ -31,7 +31,7 @@
 import { assert, verifyEnabled } from '../pkg';
 import { BTree, compareBinaryStrings } from './btree';
 import { KeyIndex, revisionNotFound, type KeyAtRevision } from './key-index';
-import { compareRevisions, RevisionSet, type Revision } from './revision';
+import { compareRevisions, RevisionSet, type Revision, type RevisionList } from './revision';
 
 /** Keys per batch when compact() or keep() run to completion in one call (design.md §5). */
 export const COMPACTION_BATCH_KEYS = 1000;
@@ -211,13 +211,14 @@ export class TreeIndex {
    * after `atRev` are not visible there, and only a compaction above `atRev` could remove what
    * a read at `atRev` sees (the store's read pins forbid that).
    */
-  revisionsSlice(from: Uint8Array, end: RangeEnd, atRev: number, maxKeys: number, wantRevs: number, revs: Revision[]): RevisionsSlice {
+  revisionsSlice(from: Uint8Array, end: RangeEnd, atRev: number, maxKeys: number, wantRevs: number, revs: RevisionList): RevisionsSlice {
     assert(Number.isSafeInteger(maxKeys) && maxKeys >= 1, `treeIndex: slice of ${maxKeys} keys`);
     assert(Number.isSafeInteger(wantRevs) && wantRevs >= 0, `treeIndex: slice wants ${wantRevs} revisions`);
     if (end === null) {
-      const found = this.lookup(toIndexKey(from))?.modifiedAt(atRev) ?? null;
-      if (found !== null && revs.length < wantRevs) revs.push(found);
-      return { visible: found === null ? 0 : 1, next: null };
+      const ki = this.lookup(toIndexKey(from));
+      if (ki === undefined) return { visible: 0, next: null };
+      const visible = revs.length < wantRevs ? ki.modifiedAtInto(atRev, revs) : ki.existsAt(atRev);
+      return { visible: visible ? 1 : 0, next: null };
     }
     let visible = 0;
     let walked = 0;
@@ -228,14 +229,7 @@ export class TreeIndex {
         return false;
       }
       walked++;
-      if (revs.length >= wantRevs) {
-        if (ki.existsAt(atRev)) visible++;
-        return true;
-      }
-      const found = ki.modifiedAt(atRev);
-      if (found === null) return true;
-      revs.push(found);
-      visible++;
+      if (revs.length >= wantRevs ? ki.existsAt(atRev) : ki.modifiedAtInto(atRev, revs)) visible++;
       return true;
     });
     return { visible, next: next === undefined ? null : fromIndexKey(next) };
