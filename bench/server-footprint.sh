@@ -5,15 +5,20 @@
 #   2. put p99 under put100 load, alone and while another client reads a 100k-key range in
 #      a loop (the seed's "reads never block writes": the p99 may at most double), and how
 #      many whole ranges per second the reader got meanwhile (reads must not collapse either).
-# Usage, from the repository root: bench/server-footprint.sh [-n KEYS] [-- TARGET_COMMAND...]
-# (default target ./bin/floe). Needs etcd (etcd-server) and Go (golang-go) for etcdload.
+#      A p99 of one 20000-put run is noisy on a shared 2-core machine (the same server's
+#      alone p99 varied 19-41 ms between runs), so ROUNDS pairs (alone, then with the reader)
+#      run on the same server and the median of their ratios is reported with each pair.
+# Usage, from the repository root: bench/server-footprint.sh [-n KEYS] [-r ROUNDS] [-- TARGET_COMMAND...]
+# (default target ./bin/floe, 3 rounds). Needs etcd (etcd-server) and Go (golang-go) for etcdload.
 set -euo pipefail
 keys=1000000
+rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) keys=$2; shift 2;;
+    -r) rounds=$2; shift 2;;
     --) shift; break;;
-    *) echo "usage: $0 [-n KEYS] [-- TARGET_COMMAND...]" >&2; exit 2;;
+    *) echo "usage: $0 [-n KEYS] [-r ROUNDS] [-- TARGET_COMMAND...]" >&2; exit 2;;
   esac
 done
 target=("$@"); [ ${#target[@]} -gt 0 ] || target=(./bin/floe)
@@ -44,7 +49,7 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 fill() { "$load" --endpoints="$ep" --conns=10 --clients=100 --total="$1" --json put --key-size=8 --val-size=256 --key-space-size="$1" --sequential-keys >/dev/null; }
 p99() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["p99_ms"], d["errors"])' "$1"; }
 
-declare -A rss base busy rps
+declare -A rss ratios pairs
 for side in etcd target; do
   start "$side" 24100
   fill "$keys"
@@ -55,24 +60,32 @@ for side in etcd target; do
   start "$side" 24200
   fill 100000
   put=("$load" --endpoints="$ep" --conns=10 --clients=100 --total=20000 --json put --key-size=8 --val-size=256 --key-space-size=100000)
-  base[$side]=$(p99 "$("${put[@]}")")
-  # Reader: the whole 100k-key range (all keys sort after \x01), over and over.
-  # Each whole range read appends a line to $work/reads-$side (counted over the put run).
-  # The loop ends by itself once the stop file exists (a signal may not reach it while etcdctl runs).
-  : >"$work/reads-$side"
-  ( while [ ! -e "$work/stop-$side" ]; do ETCDCTL_API=3 etcdctl --endpoints="$ep" get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=30s >/dev/null 2>&1 && echo >>"$work/reads-$side"; done ) &
-  reader=$!
-  sleep 1
-  reads0=$(wc -l <"$work/reads-$side"); t0=$(date +%s.%N)
-  busy[$side]=$(p99 "$("${put[@]}")")
-  reads1=$(wc -l <"$work/reads-$side"); t1=$(date +%s.%N)
-  rps[$side]=$(awk -v n=$((reads1 - reads0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", n/(b-a)}')
-  touch "$work/stop-$side"; kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true
+  for r in $(seq 1 "$rounds"); do
+    alone=$(p99 "$("${put[@]}")")
+    # Reader: the whole 100k-key range (all keys sort after \x01), over and over.
+    # Each whole range read appends a line to $work/reads-$side (counted over the put run).
+    # The loop ends by itself once the stop file exists (a signal may not reach it while etcdctl runs).
+    : >"$work/reads-$side"; rm -f "$work/stop-$side"
+    ( while [ ! -e "$work/stop-$side" ]; do ETCDCTL_API=3 etcdctl --endpoints="$ep" get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=30s >/dev/null 2>&1 && echo >>"$work/reads-$side"; done ) &
+    reader=$!
+    sleep 1
+    reads0=$(wc -l <"$work/reads-$side"); t0=$(date +%s.%N)
+    busy=$(p99 "$("${put[@]}")")
+    reads1=$(wc -l <"$work/reads-$side"); t1=$(date +%s.%N)
+    touch "$work/stop-$side"; kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true
+    rps=$(awk -v n=$((reads1 - reads0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", n/(b-a)}')
+    read -r b be <<<"$alone"; read -r u ue <<<"$busy"
+    ratio=$(awk -v a="$u" -v b="$b" 'BEGIN{printf "%.2f", a/b}')
+    ratios[$side]="${ratios[$side]:-} $ratio"
+    pairs[$side]="${pairs[$side]:-}  round $r: alone ${b} ms, with the reader ${u} ms (x$ratio), errors $be/$ue, reader $rps ranges/s
+"
+  done
   stop
 done
 
 echo "resident memory after $keys keys of 256 bytes: etcd $((rss[etcd]/1024)) MiB, target $((rss[target]/1024)) MiB, ratio $(awk -v a="${rss[target]}" -v b="${rss[etcd]}" 'BEGIN{printf "%.2f", a/b}')x"
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 for side in etcd target; do
-  read -r b be <<<"${base[$side]}"; read -r u ue <<<"${busy[$side]}"
-  echo "$side put100 p99: alone ${b} ms, with a 100k-key range reader ${u} ms (x$(awk -v a="$u" -v b="$b" 'BEGIN{printf "%.2f", a/b}')), errors $be/$ue; reader ${rps[$side]} ranges/s"
+  echo "$side put100 p99 with a 100k-key range reader: median ratio x$(echo "${ratios[$side]}" | median) over $rounds rounds"
+  printf '%s' "${pairs[$side]}"
 done

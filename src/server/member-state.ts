@@ -31,11 +31,11 @@ export interface MemberState {
  * A member's backend page cache. etcd reads its file through mmap, so the kernel keeps every
  * page it touched; ours is a bounded cache in the heap, and a range read over a file larger
  * than it reads every page back from the file (a 100k-key range of 256-byte values, a 66 MiB
- * file, cost 0.7 s of CPU with 64 MiB, 0.5 s with the file cached). 256 MiB holds the whole
- * file of a few hundred thousand keys and keeps a 1M-key member's memory within 1.5x etcd's
- * (issue 3's figure).
+ * file, cost 0.7 s of CPU with 64 MiB, 0.5 s with the file cached). 128 MiB holds the file of
+ * about 150k such keys; every MiB more is resident memory on a large member (a 1M-key member
+ * was at 1.39x etcd's with 256 MiB, 0.92x with 64 MiB; issue 3 allows 1.5x).
  */
-export const MEMBER_PAGE_CACHE_BYTES = 256 * 1024 * 1024;
+export const MEMBER_PAGE_CACHE_BYTES = 128 * 1024 * 1024;
 
 /**
  * Opens the backend at `backendPath` and rebuilds the in-memory state from it (key index,
