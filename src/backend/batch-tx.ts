@@ -15,6 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { FloeError } from '../pkg';
 import type { Bucket } from './bucket';
+import type { RawVisitor } from './cursor';
 import { asBuffer } from './bucket';
 import { backendError } from './errors';
 import type { DB } from './db';
@@ -138,19 +139,12 @@ export class BatchTx {
   }
 
   /**
-   * Calls `fn` with each entry of `bucket` from `start` on (inclusive), in key order and
-   * including uncommitted writes, until `fn` returns false or the bucket ends. Keys and values
-   * are views valid inside `fn` only; nested-bucket entries are skipped. A missing bucket
-   * has no entries.
+   * Visits each entry of `bucket` from `start` on (inclusive), in key order and including
+   * uncommitted writes, until `fn` returns false or the bucket ends (Cursor.scanFrom: the
+   * bytes where they lie, valid inside `fn` only). A missing bucket has no entries.
    */
-  scan(bucket: Uint8Array, start: Uint8Array, fn: (key: Buffer, value: Buffer) => boolean): void {
-    this.read((tx) => {
-      const c = tx.bucket(bucket)?.cursor() ?? null;
-      if (c === null) return;
-      for (let it = c.seek(start); it !== null; it = c.next()) {
-        if (it.value !== null && !fn(it.key, it.value)) return;
-      }
-    });
+  scan(bucket: Uint8Array, start: Uint8Array, fn: RawVisitor): void {
+    this.read((tx) => tx.bucket(bucket)?.cursor().scanFrom(start, fn));
   }
 
   /** Commits the pending writes now (nothing to do when there are none). */

@@ -89,3 +89,49 @@ test('an empty bucket has no first, last or seek result; nested buckets come bac
   assert.throws(() => c.first(), /tx closed/);
   db.close();
 });
+
+/** scanFrom(start) as (key, value) strings, stopping after `limit` entries. */
+function scanned(c: Cursor, start: Buffer, limit = Infinity): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  c.scanFrom(start, (kb, ka, kl, vb, va, vl) => {
+    if (out.length === limit) return false;
+    out.push([kb.toString('latin1', ka, ka + kl), vb.toString('latin1', va, va + vl)]);
+    return true;
+  });
+  return out;
+}
+
+/** The same through seek() and next(), without nested-bucket entries. */
+function walked(c: Cursor, start: Buffer, limit = Infinity): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let e = c.seek(start); e !== null && out.length < limit; e = c.next()) {
+    if (e.value !== null) out.push([e.key.toString('latin1'), e.value.toString('latin1')]);
+  }
+  return out;
+}
+
+test('scanFrom visits what seek and next visit, on pages and on changed nodes, skipping nested buckets', () => {
+  const db = DB.open(path.join(dir, 'scan.db'), { noSync: true });
+  db.update((tx) => {
+    const b = tx.createBucket(B);
+    for (let i = 0; i < 3000; i++) b.put(k(i), Buffer.from(`v${i}`.repeat(1 + (i % 7))));
+    b.createBucket(k(1500.5)); // a nested bucket among the keys: never visited
+  });
+  const starts = [Buffer.from('a'), k(0), k(777), Buffer.from('k01500.'), k(2999), k(5000)];
+  db.view((tx) => {
+    const b = tx.bucket(B)!;
+    for (const s of starts) {
+      assert.deepEqual(scanned(b.cursor(), s), walked(b.cursor(), s), `from ${s}`);
+      assert.deepEqual(scanned(b.cursor(), s, 5), walked(b.cursor(), s, 5), `from ${s}, 5 entries`);
+    }
+  });
+  // Inside a write transaction: changed leaves are nodes, emptied ones are skipped.
+  const tx = db.beginWrite();
+  const b = tx.bucket(B)!;
+  for (let i = 100; i < 1400; i++) b.delete(k(i));
+  for (let i = 2000; i < 2100; i++) b.put(k(i), Buffer.from('changed'));
+  for (const s of starts) assert.deepEqual(scanned(b.cursor(), s), walked(b.cursor(), s), `write tx, from ${s}`);
+  assert.equal(scanned(b.cursor(), k(2050), 1)[0]![1], 'changed');
+  tx.rollback();
+  db.close();
+});

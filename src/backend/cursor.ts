@@ -10,9 +10,16 @@ import type { Bucket } from './bucket';
 import { corrupt } from './errors';
 import type { Node } from './node';
 import {
-  BRANCH_PAGE_FLAG, BUCKET_LEAF_FLAG, LEAF_PAGE_FLAG, badPageType, branchChild, branchSearch, leafFlags, leafKey,
-  leafSearch, leafValue, pageCount, pageFlags,
+  BRANCH_PAGE_FLAG, BUCKET_LEAF_FLAG, LEAF_PAGE_FLAG, badPageType, branchChild, branchSearch, leafElementOffset,
+  leafFlags, leafKey, leafSearch, leafValue, pageCount, pageFlags,
 } from './page';
+
+/**
+ * Visits one entry where its bytes lie: the key is `kLen` bytes of `kBuf` at `kAt`, the value
+ * `vLen` bytes of `vBuf` at `vAt` (one page buffer for both, or a changed node's own key and
+ * value buffers in a write transaction). Returns false to stop.
+ */
+export type RawVisitor = (kBuf: Buffer, kAt: number, kLen: number, vBuf: Buffer, vAt: number, vLen: number) => boolean;
 
 /** One entry: the key, and its value (null when the key names a nested bucket). */
 export interface Entry {
@@ -98,6 +105,40 @@ export class Cursor {
     const t = this.top();
     if (t.index >= t.count) return this.moveNext();
     return this.current();
+  }
+
+  /**
+   * Visits the entries from the first key >= `start` on, in order, until `fn` returns false or
+   * the bucket ends, without building an Entry or a view per entry (a sweep over a whole bucket
+   * made millions of them). Nested-bucket entries are skipped. Leaves the cursor positioned
+   * somewhere in between: seek again before using it.
+   */
+  scanFrom(start: Uint8Array, fn: RawVisitor): void {
+    if (this.seek(start) === null) return;
+    for (;;) {
+      const t = this.top();
+      if (t.node !== null) {
+        const inodes = t.node.inodes;
+        for (let i = t.index; i < inodes.length; i++) {
+          const n = inodes[i]!;
+          if (n.flags & BUCKET_LEAF_FLAG) continue;
+          const v = n.value!;
+          if (!fn(n.key, 0, n.key.length, v, 0, v.length)) return;
+        }
+      } else {
+        const buf = t.buf!;
+        for (let i = t.index; i < t.count; i++) {
+          const e = leafElementOffset(t.off, i);
+          if (buf.readUInt32LE(e) & BUCKET_LEAF_FLAG) continue;
+          const kAt = e + buf.readUInt32LE(e + 4);
+          const kLen = buf.readUInt32LE(e + 8);
+          if (!fn(buf, kAt, kLen, buf, kAt + kLen, buf.readUInt32LE(e + 12))) return;
+        }
+      }
+      // On to the next non-empty leaf.
+      t.index = t.count - 1;
+      if (this.moveNext() === null) return;
+    }
   }
 
   private top(): Frame {

@@ -5,7 +5,7 @@
 export { DB, compact, type OpenOptions, DEFAULT_PAGE_CACHE_BYTES, DEFAULT_PAGE_SIZE, DEFAULT_FILL_PERCENT, DEFRAG_SUFFIX } from './db';
 export { ReadTx, WriteTx } from './tx';
 export { Bucket } from './bucket';
-export { Cursor, type Entry } from './cursor';
+export { Cursor, type Entry, type RawVisitor } from './cursor';
 export { BatchTx, type BatchTxOptions, type RangeResult } from './batch-tx';
 export type { DbStats } from './stats';
 export type { FreelistKind } from './freelist';

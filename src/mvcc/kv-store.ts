@@ -25,7 +25,7 @@
  * Nothing here blocks on I/O except the backend's own synchronous reads and commits.
  */
 import { assert, FloeError } from '../pkg';
-import type { BatchTx, DB } from '../backend';
+import type { BatchTx, DB, RawVisitor } from '../backend';
 import { runCompaction, type CompactionConfig, type CompactionHost, type CompactionMetrics } from './compaction';
 import { mvccError, ERR_COMPACTED, ERR_FUTURE_REV, ERR_MVCC_CLOSED } from './errors';
 import { hashKV, hashBackend, type HashHost, type HashKVResult, type HashResult } from './hash';
@@ -339,10 +339,10 @@ export class KvStore implements TxnHost, RangeReaderHost {
   }
 
   /**
-   * @internal Calls `fn` with each entry of the key bucket (revision key, record) from the
-   * revision key `from` on, in order, through the batch, until `fn` returns false.
+   * @internal Visits each entry of the key bucket (revision key, record; where their bytes
+   * lie) from the revision key `from` on, in order, through the batch, until `fn` returns false.
    */
-  scanRecords(from: Buffer, fn: (key: Buffer, record: Buffer) => boolean): void {
+  scanRecords(from: Buffer, fn: RawVisitor): void {
     assert(this.openWrite === null, 'mvcc: a range slice inside a write transaction');
     this.batch.scan(KEY_BUCKET, from, fn);
   }

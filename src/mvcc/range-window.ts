@@ -28,12 +28,13 @@
  * that resumes from a revision key after other writes and commits finds the same records.
  */
 import { assert } from '../pkg';
-import { decodeRevision, encodeRevision, type Revision, type RevisionList } from './revision';
+import type { RawVisitor } from '../backend';
+import { decodeRevisionAt, encodeRevision, type Revision, type RevisionList } from './revision';
 
 /** What a window needs from the store. */
 export interface WindowHost {
-  /** Calls `fn` with each entry of the key bucket from `from` on, until it returns false. */
-  scanRecords(from: Buffer, fn: (key: Buffer, record: Buffer) => boolean): void;
+  /** Visits each entry of the key bucket from `from` on, where its bytes lie, until `fn` returns false. */
+  scanRecords(from: Buffer, fn: RawVisitor): void;
   /** Calls `fn` with the stored record of each revision, in order; records are views valid in `fn` only. */
   readRecords(revs: readonly Revision[], fn: (record: Buffer, i: number) => void): void;
 }
@@ -83,6 +84,8 @@ export class RecordWindow {
   private nextEmit = 0;
   private readonly lookupRevs: Revision[] = [];
   private readonly lookupSlots: number[] = [];
+  /** The sweep's decoded revision key: main, sub. */
+  private readonly decoded = new Float64Array(2);
 
   private readonly slots: SlotTable;
 
@@ -148,24 +151,25 @@ export class RecordWindow {
     let visited = 0;
     let stopAt: Buffer | null = null;
     const max = this.maxRev;
-    this.host.scanRecords(this.sweepFrom, (key, record) => {
+    const rev = this.decoded;
+    this.host.scanRecords(this.sweepFrom, (kBuf, kAt, kLen, vBuf, vAt, vLen) => {
       if (visited === maxEntries || this.sweepBudget === 0) {
-        stopAt = Buffer.from(key);
+        stopAt = Buffer.from(kBuf.subarray(kAt, kAt + kLen));
         return false;
       }
       visited++;
       this.sweepBudget--;
-      const { rev, tombstone } = decodeRevision(key);
-      if (rev.main > max.main || (rev.main === max.main && rev.sub > max.sub)) {
-        return false;
-      }
+      const tombstone = decodeRevisionAt(kBuf, kAt, kLen, rev);
+      const main = rev[0] as number;
+      const sub = rev[1] as number;
+      if (main > max.main || (main === max.main && sub > max.sub)) return false;
       if (tombstone) return true;
-      const slot = this.slots.get(rev.main, rev.sub);
+      const slot = this.slots.get(main, sub);
       if (slot >= 0 && this.lengthOf[slot] === -1) {
         // Held where it lies: published page buffers are never written again
         // (backend/page.ts), so the bytes outlive this turn. The window holds at most the
         // pages it swept.
-        this.hold(slot, record);
+        this.hold(slot, vBuf.buffer, vBuf.byteOffset + vAt, vLen);
         this.swept++;
       }
       return this.found < this.revs.length;
@@ -224,13 +228,13 @@ export class RecordWindow {
     const at = this.arenaUsed;
     record.copy(this.arena, at);
     this.arenaUsed += record.length;
-    this.hold(slot, this.arena.subarray(at, at + record.length));
+    this.hold(slot, this.arena.buffer, this.arena.byteOffset + at, record.length);
   }
 
-  private hold(slot: number, record: Buffer): void {
-    this.memOf[slot] = record.buffer;
-    this.offsetOf[slot] = record.byteOffset;
-    this.lengthOf[slot] = record.length;
+  private hold(slot: number, memory: ArrayBufferLike, offset: number, length: number): void {
+    this.memOf[slot] = memory;
+    this.offsetOf[slot] = offset;
+    this.lengthOf[slot] = length;
     this.found++;
   }
 }

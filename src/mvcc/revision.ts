@@ -130,6 +130,31 @@ export function decodeRevision(key: Uint8Array): DecodedRevisionKey {
   return { rev: { main: readPart(key, 0, 'main'), sub: readPart(key, 9, 'sub') }, tombstone };
 }
 
+/**
+ * decodeRevision() of the `len` bytes at `at` in `buf`, allocating nothing: main and sub go
+ * to out[0] and out[1]; returns whether the key is a tombstone's. Throws as decodeRevision()
+ * does (a sweep over the key bucket decodes every key it passes).
+ */
+export function decodeRevisionAt(buf: Uint8Array, at: number, len: number, out: Float64Array): boolean {
+  const tombstone = len === TOMBSTONE_REVISION_BYTES && buf[at + REVISION_BYTES] === TOMBSTONE_MARK;
+  const mainHigh = (buf[at] as number) * 0x100_0000 + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number));
+  const subHigh = (buf[at + 9] as number) * 0x100_0000 + (((buf[at + 10] as number) << 16) | ((buf[at + 11] as number) << 8) | (buf[at + 12] as number));
+  if ((len !== REVISION_BYTES && !tombstone) || buf[at + 8] !== REVISION_SEPARATOR || mainHigh >= 0x20_0000 || subHigh >= 0x20_0000) {
+    // Not a well-formed key: decodeRevision says why.
+    const d = decodeRevision(buf.subarray(at, at + len));
+    out[0] = d.rev.main;
+    out[1] = d.rev.sub;
+    return d.tombstone;
+  }
+  out[0] = mainHigh * TWO_POW_32 + readU32At(buf, at + 4);
+  out[1] = subHigh * TWO_POW_32 + readU32At(buf, at + 13);
+  return tombstone;
+}
+
+function readU32At(buf: Uint8Array, at: number): number {
+  return (buf[at] as number) * 0x100_0000 + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number));
+}
+
 /** True when `key` is an 18-byte revision key ending in the tombstone mark (etcd's test). */
 export function isTombstoneKey(key: Uint8Array): boolean {
   return key.length === TOMBSTONE_REVISION_BYTES && key[REVISION_BYTES] === TOMBSTONE_MARK;
