@@ -6,8 +6,8 @@
 #      a loop (the seed's "reads never block writes": the p99 may at most double), and how
 #      many whole ranges per second the reader got meanwhile (reads must not collapse either).
 #      A p99 of one 20000-put run is noisy on a shared 2-core machine (the same server's
-#      alone p99 varied 19-41 ms between runs), so ROUNDS pairs (alone, then with the reader)
-#      run on the same server and the median of their ratios is reported with each pair.
+#      alone p99 varied 19-41 ms between runs), so ROUNDS rounds run, each on fresh servers
+#      (alone, then with the reader), and the median of their ratios is reported with each.
 # Usage, from the repository root: bench/server-footprint.sh [-n KEYS] [-r ROUNDS] [-- TARGET_COMMAND...]
 # (default target ./bin/floe, 3 rounds). Needs etcd (etcd-server) and Go (golang-go) for etcdload.
 set -euo pipefail
@@ -56,11 +56,15 @@ for side in etcd target; do
   sleep 2
   rss[$side]=$(rss_kib "$pid")
   stop
+done
 
-  start "$side" 24200
-  fill 100000
-  put=("$load" --endpoints="$ep" --conns=10 --clients=100 --total=20000 --json put --key-size=8 --val-size=256 --key-space-size=100000)
-  for r in $(seq 1 "$rounds"); do
+# Each round starts both servers afresh, alternating: on one server the rounds would add 40000
+# revisions each, and the history (and the file) would grow from round to round.
+for r in $(seq 1 "$rounds"); do
+  for side in etcd target; do
+    start "$side" 24200
+    fill 100000
+    put=("$load" --endpoints="$ep" --conns=10 --clients=100 --total=20000 --json put --key-size=8 --val-size=256 --key-space-size=100000)
     alone=$(p99 "$("${put[@]}")")
     # Reader: the whole 100k-key range (all keys sort after \x01), over and over.
     # Each whole range read appends a line to $work/reads-$side (counted over the put run).
@@ -73,6 +77,7 @@ for side in etcd target; do
     busy=$(p99 "$("${put[@]}")")
     reads1=$(wc -l <"$work/reads-$side"); t1=$(date +%s.%N)
     touch "$work/stop-$side"; kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true
+    stop
     rps=$(awk -v n=$((reads1 - reads0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", n/(b-a)}')
     read -r b be <<<"$alone"; read -r u ue <<<"$busy"
     ratio=$(awk -v a="$u" -v b="$b" 'BEGIN{printf "%.2f", a/b}')
@@ -80,7 +85,6 @@ for side in etcd target; do
     pairs[$side]="${pairs[$side]:-}  round $r: alone ${b} ms, with the reader ${u} ms (x$ratio), errors $be/$ue, reader $rps ranges/s
 "
   done
-  stop
 done
 
 echo "resident memory after $keys keys of 256 bytes: etcd $((rss[etcd]/1024)) MiB, target $((rss[target]/1024)) MiB, ratio $(awk -v a="${rss[target]}" -v b="${rss[etcd]}" 'BEGIN{printf "%.2f", a/b}')x"
