@@ -44,7 +44,9 @@ start() {
   done
   echo "server-footprint.sh: $side did not start" >&2; tail -n 20 "$work/$side.log" >&2; exit 1
 }
-stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; }
+# The stopped server's writes are flushed before anything else is measured: the kernel writing
+# back one server's files while the next one runs made the next one's fsyncs slow.
+stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; sync; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 fill() { "$load" --endpoints="$ep" --conns=10 --clients=100 --total="$1" --json put --key-size=8 --val-size=256 --key-space-size="$1" --sequential-keys >/dev/null; }
 p99() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["p99_ms"], d["errors"])' "$1"; }
