@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# range-cost.sh: the server's CPU time per whole-range read of 100k keys of 256-byte values
+# (etcdctl get of 27 MB), against a fresh real etcd and a fresh Floe, alternating. Each round
+# loads 100k keys in order, then 20000 random puts (the state server-footprint.sh's reader
+# meets), then times 5 reads: the server's user+system CPU from /proc, the wall time, and
+# etcdctl's own CPU (the client's decoding, which competes for the same cores).
+# Usage, from the repository root: bench/range-cost.sh [-r ROUNDS] [-- TARGET_COMMAND...]
+# (default target ./bin/floe, 2 rounds). Needs etcd (etcd-server), Go (golang-go) and
+# /usr/bin/time (Debian's time).
+set -euo pipefail
+rounds=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -r) rounds=$2; shift 2;;
+    --) shift; break;;
+    *) echo "usage: $0 [-r ROUNDS] [-- TARGET_COMMAND...]" >&2; exit 2;;
+  esac
+done
+target=("$@"); [ ${#target[@]} -gt 0 ] || target=(./bin/floe)
+load=$(../shared/bench/etcdload/build.sh | tail -n 1)
+work=$(mktemp -d /tmp/range-cost.XXXXXX)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+port=24300
+reads=5
+ticks=$(getconf CLK_TCK)
+
+for r in $(seq 1 "$rounds"); do
+  for side in etcd target; do
+    data="$work/data-$side-$r"
+    flags=(--name m --data-dir "$data" --quota-backend-bytes 8589934592
+      --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port"
+      --listen-peer-urls "http://127.0.0.1:$((port+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port+1))"
+      --initial-cluster "m=http://127.0.0.1:$((port+1))")
+    if [ "$side" = etcd ]; then etcd "${flags[@]}" >"$work/$side.log" 2>&1 &
+    else "${target[@]}" "${flags[@]}" >"$work/$side.log" 2>&1 & fi
+    pid=$!
+    up=0
+    for _ in $(seq 1 150); do
+      ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$port" --command-timeout=1s endpoint health >/dev/null 2>&1 && { up=1; break; }
+      sleep 0.2
+    done
+    [ $up = 1 ] || { echo "range-cost.sh: $side did not start" >&2; tail -n 20 "$work/$side.log" >&2; exit 1; }
+    common=(--endpoints="127.0.0.1:$port" --conns=10 --clients=100 --json put --key-size=8 --val-size=256 --key-space-size=100000)
+    "$load" "${common[@]}" --total=100000 --sequential-keys >/dev/null
+    "$load" "${common[@]}" --total=20000 >/dev/null
+    sleep 1
+    cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat"); t0=$(date +%s.%N)
+    : >"$work/time"
+    for _ in $(seq 1 $reads); do
+      /usr/bin/time -f "%U %S" -a -o "$work/time" env ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$port" \
+        get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=60s >/dev/null
+    done
+    cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat"); t1=$(date +%s.%N)
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; sync
+    echo "round $r $side: server CPU $(( (cpu1 - cpu0) * 1000 / ticks / reads )) ms per range," \
+      "wall $(awk -v a="$t0" -v b="$t1" -v n=$reads 'BEGIN{printf "%.0f", (b-a)*1000/n}') ms," \
+      "etcdctl CPU $(awk -v n=$reads '{c += $1 + $2} END {printf "%.0f", c*1000/n}' "$work/time") ms"
+  done
+done
