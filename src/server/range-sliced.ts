@@ -3,8 +3,10 @@
  * done in one turn holds the event loop for tens of milliseconds and then hands grpc-js 100k
  * objects to encode in one more; meanwhile no write is proposed, persisted or answered.
  *
- * Here the store's RangeReader fixes the revision R and pins it; each step walks at most
- * `stepKeys` keys of the index, reads their records, and writes them straight into wire form
+ * Here the store's RangeReader fixes the revision R and pins it; each step does a bounded
+ * piece of work (walks at most `stepKeys` keys of the index, or fetches or hands out a bounded
+ * number of records: a big range's records are fetched by one sweep of the backend,
+ * mvcc/range-window.ts), and the records handed out are written straight into wire form
  * (range-wire.ts: the stored mvccpb.KeyValue bytes are the wire bytes); steps run until the
  * slice's time budget is spent, then the event loop turns (setImmediate), so the ready loop,
  * proposals and replies run. A range that fits in one slice finishes in the turn it started,
