@@ -22,38 +22,26 @@ work=$(mktemp -d /tmp/range-cost.XXXXXX)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+. "$(dirname "$0")/lib/side.sh"
 port=24300
 reads=5
 ticks=$(getconf CLK_TCK)
 
 for r in $(seq 1 "$rounds"); do
   for side in etcd target; do
-    data="$work/data-$side-$r"
-    flags=(--name m --data-dir "$data" --quota-backend-bytes 8589934592
-      --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port"
-      --listen-peer-urls "http://127.0.0.1:$((port+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port+1))"
-      --initial-cluster "m=http://127.0.0.1:$((port+1))")
-    if [ "$side" = etcd ]; then etcd "${flags[@]}" >"$work/$side.log" 2>&1 &
-    else "${target[@]}" "${flags[@]}" >"$work/$side.log" 2>&1 & fi
-    pid=$!
-    up=0
-    for _ in $(seq 1 150); do
-      ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$port" --command-timeout=1s endpoint health >/dev/null 2>&1 && { up=1; break; }
-      sleep 0.2
-    done
-    [ $up = 1 ] || { echo "range-cost.sh: $side did not start" >&2; tail -n 20 "$work/$side.log" >&2; exit 1; }
-    common=(--endpoints="127.0.0.1:$port" --conns=10 --clients=100 --json put --key-size=8 --val-size=256 --key-space-size=100000)
+    start_side "$side" "$port"
+    common=(--endpoints="$ep" --conns=10 --clients=100 --json put --key-size=8 --val-size=256 --key-space-size=100000)
     "$load" "${common[@]}" --total=100000 --sequential-keys >/dev/null
     "$load" "${common[@]}" --total=20000 >/dev/null
     sleep 1
     cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat"); t0=$(date +%s.%N)
     : >"$work/time"
     for _ in $(seq 1 $reads); do
-      /usr/bin/time -f "%U %S" -a -o "$work/time" env ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$port" \
+      /usr/bin/time -f "%U %S" -a -o "$work/time" env ETCDCTL_API=3 etcdctl --endpoints="$ep" \
         get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=60s >/dev/null
     done
     cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat"); t1=$(date +%s.%N)
-    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; sync
+    stop_side
     echo "round $r $side: server CPU $(( (cpu1 - cpu0) * 1000 / ticks / reads )) ms per range," \
       "wall $(awk -v a="$t0" -v b="$t1" -v n=$reads 'BEGIN{printf "%.0f", (b-a)*1000/n}') ms," \
       "etcdctl CPU $(awk -v n=$reads '{c += $1 + $2} END {printf "%.0f", c*1000/n}' "$work/time") ms"

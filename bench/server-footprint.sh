@@ -28,43 +28,25 @@ pid=""
 cleanup() { touch "$work/stop-etcd" "$work/stop-target"; [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-# start SIDE PORT: a fresh single member; sets $pid and $ep
-start() {
-  local side=$1 port=$2
-  local flags=(--name m --data-dir "$work/data-$side-$port" --quota-backend-bytes 8589934592
-    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port"
-    --listen-peer-urls "http://127.0.0.1:$((port+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port+1))"
-    --initial-cluster "m=http://127.0.0.1:$((port+1))")
-  if [ "$side" = etcd ]; then etcd "${flags[@]}" >"$work/$side.log" 2>&1 &
-  else "${target[@]}" "${flags[@]}" >"$work/$side.log" 2>&1 & fi
-  pid=$!; ep="127.0.0.1:$port"
-  for _ in $(seq 1 150); do
-    ETCDCTL_API=3 etcdctl --endpoints="$ep" --command-timeout=1s endpoint health >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  echo "server-footprint.sh: $side did not start" >&2; tail -n 20 "$work/$side.log" >&2; exit 1
-}
-# The stopped server's writes are flushed before anything else is measured: the kernel writing
-# back one server's files while the next one runs made the next one's fsyncs slow.
-stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; sync; }
+. "$(dirname "$0")/lib/side.sh"
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 fill() { "$load" --endpoints="$ep" --conns=10 --clients=100 --total="$1" --json put --key-size=8 --val-size=256 --key-space-size="$1" --sequential-keys >/dev/null; }
 p99() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["p99_ms"], d["errors"])' "$1"; }
 
 declare -A rss ratios pairs
 for side in etcd target; do
-  start "$side" 24100
+  start_side "$side" 24100
   fill "$keys"
   sleep 2
   rss[$side]=$(rss_kib "$pid")
-  stop
+  stop_side
 done
 
 # Each round starts both servers afresh, alternating: on one server the rounds would add 40000
 # revisions each, and the history (and the file) would grow from round to round.
 for r in $(seq 1 "$rounds"); do
   for side in etcd target; do
-    start "$side" 24200
+    start_side "$side" 24200
     fill 100000
     put=("$load" --endpoints="$ep" --conns=10 --clients=100 --total=20000 --json put --key-size=8 --val-size=256 --key-space-size=100000)
     alone=$(p99 "$("${put[@]}")")
@@ -79,7 +61,7 @@ for r in $(seq 1 "$rounds"); do
     busy=$(p99 "$("${put[@]}")")
     reads1=$(wc -l <"$work/reads-$side"); t1=$(date +%s.%N)
     touch "$work/stop-$side"; kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true
-    stop
+    stop_side
     rps=$(awk -v n=$((reads1 - reads0)) -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", n/(b-a)}')
     read -r b be <<<"$alone"; read -r u ue <<<"$busy"
     ratio=$(awk -v a="$u" -v b="$b" 'BEGIN{printf "%.2f", a/b}')

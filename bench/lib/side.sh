@@ -1,0 +1,27 @@
+# Sourced by bench scripts that measure a real etcd against a target side by side. The caller
+# sets $work (a scratch dir) and the array `target` (the command that runs the other server).
+#
+# start_side SIDE PORT: a fresh single member (SIDE is etcd or target) with its data dir and
+# log under $work, client port PORT, peer port PORT+1, waited for until healthy (at most
+# 30 s). Sets $pid, $ep and $data (its data dir).
+start_side() {
+  local side=$1 port=$2
+  data="$work/data-$side-$port-$RANDOM"
+  local flags=(--name m --data-dir "$data" --quota-backend-bytes 8589934592
+    --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port"
+    --listen-peer-urls "http://127.0.0.1:$((port+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port+1))"
+    --initial-cluster "m=http://127.0.0.1:$((port+1))")
+  if [ "$side" = etcd ]; then etcd "${flags[@]}" >"$work/$side.log" 2>&1 &
+  else "${target[@]}" "${flags[@]}" >"$work/$side.log" 2>&1 & fi
+  pid=$!; ep="127.0.0.1:$port"
+  for _ in $(seq 1 150); do
+    ETCDCTL_API=3 etcdctl --endpoints="$ep" --command-timeout=1s endpoint health >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "$(basename "$0"): $side did not start" >&2; tail -n 20 "$work/$side.log" >&2; exit 1
+}
+
+# stop_side: stops the member of start_side and removes its data dir, so that the next
+# start_side is fresh. The writes are flushed before anything else is measured: the kernel
+# writing back one server's files while the next one ran made the next one's fsyncs slow.
+stop_side() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; rm -rf "$data"; sync; }
