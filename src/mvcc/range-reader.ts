@@ -14,8 +14,8 @@
  * revisions above R (to the index and to the backend), and the only thing that removes
  * revisions is a compaction above R, which the store makes wait while R is pinned (a
  * compaction at or below R keeps what R sees). Between slices the reader keeps the key to
- * resume from, the revisions it gathered and not yet handed out, and copies of records it
- * fetched ahead (range-window.ts: a big range's records are fetched in revision order).
+ * resume from, the revisions it gathered and not yet handed out, and the records it fetched
+ * ahead (range-window.ts: a big range's records are fetched in revision order).
  *
  * Records are handed out as the backend stores them: mvccpb.KeyValue bytes, which are also
  * their wire form in a RangeResponse. A record is a view valid only inside the callback.
@@ -50,8 +50,8 @@ export interface RangeReaderOptions {
 
 /**
  * Revisions gathered per window by default: the answer's records are fetched a window at a
- * time, so the arena and the maps of one window (about 100 bytes per record beyond the record
- * itself) are what a reader holds at most besides the answer.
+ * time, so the revisions, slot table and record references of one window (a few tens of bytes
+ * per record beyond the record itself) are what a reader holds at most besides the answer.
  */
 export const DEFAULT_WINDOW_REVS = 1 << 17;
 /** Below this many wanted revisions a sweep's setup costs more than it saves. */

@@ -239,7 +239,6 @@ export class RecordWindow {
   }
 }
 
-
 /**
  * Revision -> slot for one window: a direct-address array over the window's span of main
  * revisions (which worthSweeping() bounds to `sweepFactor` per revision), so a lookup costs

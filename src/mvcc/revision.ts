@@ -106,13 +106,17 @@ function badKey(key: Uint8Array, why: string): FloeError {
 }
 
 function readPart(key: Uint8Array, offset: number, name: string): number {
-  const high = key[offset] * 0x100_0000 + ((key[offset + 1] << 16) | (key[offset + 2] << 8) | key[offset + 3]);
-  const low = key[offset + 4] * 0x100_0000 + ((key[offset + 5] << 16) | (key[offset + 6] << 8) | key[offset + 7]);
+  const high = readU32At(key, offset);
   // 2^53 = 2^21 * 2^32: a high word at or above 2^21 does not fit in a safe integer. etcd's
   // int64 could hold it, but no real store reaches 2^53 revisions; refusing is safer than
   // rounding a revision to a neighbour.
   if (high >= 0x20_0000) throw badKey(key, `${name} revision does not fit below 2^53`);
-  return high * TWO_POW_32 + low;
+  return high * TWO_POW_32 + readU32At(key, offset + 4);
+}
+
+/** The big-endian u32 at `at`. */
+function readU32At(buf: Uint8Array, at: number): number {
+  return (buf[at] as number) * 0x100_0000 + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number));
 }
 
 /**
@@ -137,8 +141,8 @@ export function decodeRevision(key: Uint8Array): DecodedRevisionKey {
  */
 export function decodeRevisionAt(buf: Uint8Array, at: number, len: number, out: Float64Array): boolean {
   const tombstone = len === TOMBSTONE_REVISION_BYTES && buf[at + REVISION_BYTES] === TOMBSTONE_MARK;
-  const mainHigh = (buf[at] as number) * 0x100_0000 + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number));
-  const subHigh = (buf[at + 9] as number) * 0x100_0000 + (((buf[at + 10] as number) << 16) | ((buf[at + 11] as number) << 8) | (buf[at + 12] as number));
+  const mainHigh = readU32At(buf, at);
+  const subHigh = readU32At(buf, at + 9);
   if ((len !== REVISION_BYTES && !tombstone) || buf[at + 8] !== REVISION_SEPARATOR || mainHigh >= 0x20_0000 || subHigh >= 0x20_0000) {
     // Not a well-formed key: decodeRevision says why.
     const d = decodeRevision(buf.subarray(at, at + len));
@@ -149,10 +153,6 @@ export function decodeRevisionAt(buf: Uint8Array, at: number, len: number, out: 
   out[0] = mainHigh * TWO_POW_32 + readU32At(buf, at + 4);
   out[1] = subHigh * TWO_POW_32 + readU32At(buf, at + 13);
   return tombstone;
-}
-
-function readU32At(buf: Uint8Array, at: number): number {
-  return (buf[at] as number) * 0x100_0000 + (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number));
 }
 
 /** True when `key` is an 18-byte revision key ending in the tombstone mark (etcd's test). */
