@@ -27,13 +27,23 @@ export class PageFile {
   /** Set when a defragment replaced this file: close once unpinned. */
   retired = false;
   private closed = false;
+  /** The last run of pages read ahead (pages runStart.. of it), or null. */
+  private run: Buffer | null = null;
+  private runStart = 0;
 
+  /**
+   * @param readAheadPages a miss reads this many pages from the missed one on in one pread
+   * (1: the page alone). For a reader that walks pages laid out mostly in file order (a sweep
+   * of a bucket in another thread, snapshot.ts): fewer reads, and one buffer per run.
+   */
   constructor(
     readonly fd: number,
     readonly pageSize: number,
     cacheBytes: number,
     sizeBytes: number,
+    private readonly readAheadPages = 1,
   ) {
+    assert(Number.isSafeInteger(readAheadPages) && readAheadPages >= 1, `page file: read-ahead of ${readAheadPages} pages`);
     this.cache = new PageCache(cacheBytes);
     this.sizeBytes = sizeBytes;
   }
@@ -53,6 +63,10 @@ export class PageFile {
     const ps = this.pageSize;
     const pos = pgid * ps;
     if (pos + ps > this.sizeBytes) throw corrupt(`page ${pgid}: beyond the end of the file`);
+    if (this.readAheadPages > 1) {
+      const ahead = this.fromRun(pgid) ?? (this.readRun(pgid), this.fromRun(pgid));
+      if (ahead !== null) return ahead;
+    }
     let buf = Buffer.allocUnsafe(ps);
     this.readFully(buf, 0, ps, pos);
     const id = pageId(buf, 0);
@@ -68,6 +82,31 @@ export class PageFile {
     }
     this.cache.put(pgid, buf);
     return buf;
+  }
+
+  /** Page `pgid` (with its overflow) out of the last run read ahead; null when the run does not hold it all. */
+  private fromRun(pgid: number): Buffer | null {
+    const run = this.run;
+    const at = (pgid - this.runStart) * this.pageSize;
+    if (run === null || at < 0 || at >= run.length) return null;
+    const id = pageId(run, at);
+    if (id !== pgid) throw corrupt(`page ${pgid}: header says page ${id}`);
+    const end = at + (pageOverflow(run, at) + 1) * this.pageSize;
+    if (end > run.length) return null;
+    const buf = run.subarray(at, end);
+    this.cache.put(pgid, buf);
+    return buf;
+  }
+
+  /** Reads up to readAheadPages pages from `pgid` on (not past the end of the file) as the new run. */
+  private readRun(pgid: number): void {
+    const ps = this.pageSize;
+    const pos = pgid * ps;
+    const pages = Math.min(this.readAheadPages, Math.floor((this.sizeBytes - pos) / ps));
+    const run = Buffer.allocUnsafeSlow(pages * ps);
+    this.readFully(run, 0, run.length, pos);
+    this.run = run;
+    this.runStart = pgid;
   }
 
   /** Reads bytes without the cache (meta pages, check's raw reads). */
@@ -130,6 +169,7 @@ export class PageFile {
     if (this.closed) return;
     this.closed = true;
     this.cache.clear();
+    this.run = null;
     fs.closeSync(this.fd);
   }
 

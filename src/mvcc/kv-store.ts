@@ -25,7 +25,7 @@
  * Nothing here blocks on I/O except the backend's own synchronous reads and commits.
  */
 import { assert, FloeError } from '../pkg';
-import type { BatchTx, DB, RawVisitor } from '../backend';
+import { exportSnapshot, type BatchTx, type DB, type RawVisitor, type SnapshotHandle } from '../backend';
 import { runCompaction, type CompactionConfig, type CompactionHost, type CompactionMetrics } from './compaction';
 import { mvccError, ERR_COMPACTED, ERR_FUTURE_REV, ERR_MVCC_CLOSED } from './errors';
 import { hashKV, hashBackend, type HashHost, type HashKVResult, type HashResult } from './hash';
@@ -345,6 +345,24 @@ export class KvStore implements TxnHost, RangeReaderHost {
   scanRecords(from: Buffer, fn: RawVisitor): void {
     assert(this.openWrite === null, 'mvcc: a range slice inside a write transaction');
     this.batch.scan(KEY_BUCKET, from, fn);
+  }
+
+  /**
+   * @internal A snapshot of the backend holding every revision up to the current one, for a
+   * reader in another thread (record-snapshot.ts): commits the batch's pending writes, then
+   * pins a read transaction until release() (which must come after that reader is done).
+   */
+  exportRecords(): { readonly handle: SnapshotHandle; release(): void } {
+    this.checkOpen();
+    assert(this.openWrite === null, 'mvcc: a snapshot export inside a write transaction');
+    this.batch.commit();
+    const tx = this.db.beginRead();
+    try {
+      return { handle: exportSnapshot(tx), release: () => tx.rollback() };
+    } catch (e) {
+      tx.rollback();
+      throw e;
+    }
   }
 
   private pinnedBelow(rev: number): boolean {

@@ -46,6 +46,12 @@ export interface RangeReaderOptions {
   readonly sweepMinRevs?: number;
   /** A window is swept when its revisions span at most this many each (range-window.ts); default DEFAULT_SWEEP_FACTOR. */
   readonly sweepFactor?: number;
+  /**
+   * A window worth sweeping is handed to the caller instead of swept here: step() leaves it
+   * for takeWindow(), and the caller fetches its records elsewhere (another thread reading
+   * an exported snapshot, server/range-offload.ts) and reports back with finishWindow().
+   */
+  readonly offload?: boolean;
 }
 
 /**
@@ -78,6 +84,10 @@ export class RangeReader {
   private readonly windowRevs: number;
   private readonly sweepMinRevs: number;
   private readonly sweepFactor: number;
+  private readonly offload: boolean;
+  /** A window handed out by takeWindow() is being fetched elsewhere; steps wait for finishWindow(). */
+  private offloaded = false;
+  private offered: RevisionList | null = null;
 
   /** @internal Built by KvStore.openRange(), which has checked the revision and pinned it. */
   constructor(
@@ -97,6 +107,7 @@ export class RangeReader {
     this.windowRevs = opts.windowRevs ?? DEFAULT_WINDOW_REVS;
     this.sweepMinRevs = opts.sweepMinRevs ?? DEFAULT_SWEEP_MIN_REVS;
     this.sweepFactor = opts.sweepFactor ?? DEFAULT_SWEEP_FACTOR;
+    this.offload = opts.offload === true;
     assert(Number.isSafeInteger(this.sweepFactor) && this.sweepFactor >= 1, `rangeReader: sweep factor ${this.sweepFactor}`);
     assert(Number.isSafeInteger(this.windowRevs) && this.windowRevs >= 1, `rangeReader: window of ${this.windowRevs}`);
     assert(Number.isSafeInteger(this.sweepMinRevs) && this.sweepMinRevs >= 1, `rangeReader: sweep minimum ${this.sweepMinRevs}`);
@@ -136,6 +147,7 @@ export class RangeReader {
    */
   step(maxKeys: number, onRecord: (record: Buffer) => void): boolean {
     assert(!this.closed, 'rangeReader: step after close');
+    assert(!this.offloaded, 'rangeReader: step while a window is fetched elsewhere');
     if (this.finished) return true;
     this.host.checkOpen();
     if (this.window !== null) {
@@ -177,9 +189,44 @@ export class RangeReader {
     return this.finished;
   }
 
+  /**
+   * With `offload`: the window a step left for the caller to fetch (its wanted revisions, in
+   * answer order), once; null when there is none. Steps are refused until finishWindow().
+   */
+  takeWindow(): RevisionList | null {
+    const w = this.offered;
+    this.offered = null;
+    return w;
+  }
+
+  /**
+   * The taken window's records were handed out by the caller, in order: `swept` of them found
+   * by a sweep and `lookedUp` one by one.
+   */
+  finishWindow(swept: number, lookedUp: number): void {
+    assert(this.offloaded && this.offered === null, 'rangeReader: finishWindow without a taken window');
+    this.offloaded = false;
+    this.fetched += swept + lookedUp;
+    this.swept += swept;
+    this.lookedUp += lookedUp;
+    this.finished = this.walked;
+  }
+
+  /** The sweep factor windows are judged and swept with. */
+  get windowSweepFactor(): number {
+    return this.sweepFactor;
+  }
+
   /** Starts a sweep over the gathered revisions when worth it (range-window.ts); false when not. */
   private startSweep(): boolean {
     if (!RecordWindow.worthSweeping(this.revs, this.sweepFactor)) return false;
+    if (this.offload) {
+      this.offered = this.revs;
+      this.offloaded = true;
+      this.revs = new RevisionList();
+      this.lookingUp = false;
+      return true;
+    }
     this.window = new RecordWindow(this.host, this.revs, this.sweepFactor);
     this.lookingUp = false;
     return true;

@@ -171,14 +171,33 @@ export function formatRevision(rev: Revision): string {
  * objects each scavenge copied them. Also keeps the lowest and highest revision pushed.
  */
 export class RevisionList {
-  private mainsArr = new Float64Array(16);
-  private subsArr = new Float64Array(16);
+  private mainsArr: Float64Array = new Float64Array(16);
+  private subsArr: Float64Array = new Float64Array(16);
   private count = 0;
   private loAt = -1;
   private hiAt = -1;
 
   get length(): number {
     return this.count;
+  }
+
+  /** A list holding the first `length` revisions of `mains` and `subs` (taken, not copied). */
+  static of(mains: Float64Array, subs: Float64Array, length: number): RevisionList {
+    assert(length >= 0 && length <= mains.length && length <= subs.length, () => `revisionList: ${length} of ${mains.length}`);
+    const list = new RevisionList();
+    list.mainsArr = mains;
+    list.subsArr = subs;
+    for (let i = 0; i < length; i++) {
+      if (list.loAt === -1 || list.before(i, list.loAt)) list.loAt = i;
+      if (list.hiAt === -1 || list.before(list.hiAt, i)) list.hiAt = i;
+    }
+    list.count = length;
+    return list;
+  }
+
+  /** The arrays behind the list (the first `length` entries are its revisions), e.g. to transfer. */
+  arrays(): { readonly mains: Float64Array; readonly subs: Float64Array } {
+    return { mains: this.mainsArr, subs: this.subsArr };
   }
 
   push(main: number, sub: number): void {

@@ -66,6 +66,7 @@ import {
   wireInt,
 } from './apply-kv';
 import { rangeInSlices } from './range-sliced';
+import { RangeOffload } from './range-offload';
 import { MemberWatchStream } from './watch';
 import { newTokenProvider, currentIdentity, type TokenProvider } from '../auth';
 import { MemberAuth, CheckedWatchStream, bcryptCostOf } from './auth-state';
@@ -603,6 +604,8 @@ class EtcdMember implements Member {
   }
 
   private closedPromise: Promise<void> = Promise.resolve();
+  /** Where big ranges' records are fetched (range-offload.ts). */
+  private readonly rangeOffload = new RangeOffload();
 
   private async shutdown(): Promise<void> {
     // Drain: let proposals in flight commit and apply (bounded by an election timeout).
@@ -627,6 +630,7 @@ class EtcdMember implements Member {
     try {
       this.prober?.close();
       await this.peers?.close();
+      await this.rangeOffload.close();
       // Commit first (close() stops the store), then stop background compaction and hashes.
       await closeMemberState(this.st, this.failure === null);
     } finally {
@@ -1442,8 +1446,9 @@ class EtcdMember implements Member {
     if (!req.serializable) await this.linearizable();
     else this.checkOpen();
     const authAfter = this.auth.checkRange(req.key, req.range_end);
-    // Sliced at one pinned revision so that writes go on meanwhile (range-sliced.ts).
-    const { resp, revision } = await rangeInSlices(this.store, req);
+    // Sliced at one pinned revision so that writes go on meanwhile; big windows fetched in the
+    // range worker (range-sliced.ts, range-offload.ts).
+    const { resp, revision } = await rangeInSlices(this.store, req, { offload: this.rangeOffload });
     authAfter();
     countRange(this.metrics.mvcc);
     resp.header = this.headerAt(revision);

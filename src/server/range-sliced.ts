@@ -20,8 +20,9 @@
  */
 import { assert, verifyEnabled } from '../pkg';
 import type * as pb from '../etcdpb/messages';
-import { decodeKeyValue, encodeKeyValue, type KeyValue, type KvStore, type RangeReaderOptions } from '../mvcc';
+import { decodeKeyValue, encodeKeyValue, type KeyValue, type KvStore, type RangeReaderOptions, type RevisionList } from '../mvcc';
 import { applyRange, int64, passesFilters, rangeEnd, rangeShape } from './apply-kv';
+import type { OffloadedWindow, RangeOffload } from './range-offload';
 import { attachWireKvs, putWireKv, wireKvSize, type WireRangeResponse } from './range-wire';
 
 /**
@@ -49,6 +50,11 @@ export interface SlicedRangeOptions {
   readonly nextTurn?: () => Promise<void>;
   /** How the store's reader fetches records (tests force small windows and sweeps). */
   readonly reader?: Pick<RangeReaderOptions, 'windowRevs' | 'sweepMinRevs' | 'sweepFactor'>;
+  /**
+   * Where windows worth sweeping are fetched (range-offload.ts: a worker thread); none: here,
+   * in slices. Only for answers written as stored (no filter, sort or keys_only).
+   */
+  readonly offload?: RangeOffload;
 }
 
 const nextImmediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -93,11 +99,13 @@ export async function rangeInSlices(
   const keepAll = shape.needAll || compare !== null;
   let fetchLimit = shape.needAll ? 0 : reqLimit;
   if (fetchLimit > 0 && compare !== null) fetchLimit += 1; // applyRange's limit + 1, then sort
+  const offload = keepAll || r.keys_only ? undefined : opts.offload;
   const reader = store.openRange(r.key, rangeEnd(r.range_end), {
     revision: int64(r.revision),
     limit: fetchLimit,
     countOnly: r.count_only,
     ...opts.reader,
+    offload: offload !== undefined,
   });
   const chunks: Buffer[] = [];
   const kept: Kept[] = [];
@@ -134,8 +142,21 @@ export async function rangeInSlices(
   try {
     let sliceStart = performance.now();
     for (;;) {
-      const done = reader.step(stepKeys, onRecord);
+      let done = reader.step(stepKeys, onRecord);
       seal();
+      const window = offload === undefined ? null : reader.takeWindow();
+      if (window !== null) {
+        // The window's chunks follow what this reader wrote so far.
+        if (used > 0) chunks.push(cur.subarray(0, used));
+        cur = EMPTY;
+        used = 0;
+        stepStart = 0;
+        const fetched = await fetchElsewhere(store, offload as RangeOffload, window, reader.windowSweepFactor);
+        for (const c of fetched.chunks) chunks.push(c);
+        reader.finishWindow(fetched.swept, fetched.lookedUp);
+        done = reader.done;
+        sliceStart = performance.now();
+      }
       if (done) break;
       if (performance.now() - sliceStart < budgetMs) continue;
       await nextTurn();
@@ -172,6 +193,16 @@ export async function rangeInSlices(
   if (more) resp.more = true;
   if (reader.count !== 0) resp.count = reader.count;
   return { resp: attachWireKvs(resp, chunks), revision: reader.revision };
+}
+
+/** The records of `revs` fetched by `offload` from a snapshot of `store`, pinned until they are in. */
+async function fetchElsewhere(store: KvStore, offload: RangeOffload, revs: RevisionList, sweepFactor: number): Promise<OffloadedWindow> {
+  const snapshot = store.exportRecords();
+  try {
+    return await offload.fetch(snapshot.handle, revs, sweepFactor);
+  } finally {
+    snapshot.release();
+  }
 }
 
 /** The record of `stored` with its value left out (keys_only), as applyRange returns it. */

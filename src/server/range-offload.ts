@@ -1,0 +1,148 @@
+/**
+ * Big ranges' records fetched in a worker thread (issue 3: reads never block writes).
+ *
+ * A 100k-key range costs the member's thread about 0.4 s of CPU, more than half of it reading
+ * records out of backend pages and writing them in wire form. Sliced (range-sliced.ts), that
+ * work never holds the event loop for long, but the thread stays busy, and on a machine whose
+ * cores are all busy (the reading client decodes a 27 MB answer at the same time) the kernel
+ * shares the CPU between threads, not between requests: writes then wait behind the read.
+ *
+ * So when a range's reader has gathered a window of wanted revisions dense enough to sweep
+ * (range-window.ts), the window goes here: the store commits its batch and exports a snapshot
+ * of the backend (backend/snapshot.ts), and the worker (range-worker.ts) sweeps it through its
+ * own file descriptor, at a lower scheduling priority, and transfers the wire chunks back. The
+ * member's thread keeps the index walk and the socket writes. Windows of all ranges queue in
+ * one worker, in order.
+ *
+ * Limits: one worker; its page cache is RANGE_WORKER_CACHE_BYTES (the swept pages themselves
+ * are read through it once per window). If the worker dies, the jobs it held fail with an
+ * error (each range fails, the member goes on) and the next job starts a new worker.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { SnapshotHandle } from '../backend';
+import type { RevisionList } from '../mvcc';
+import { FloeError } from '../pkg';
+import type { RangeJob, RangeJobResult, RangeWorkerData } from './range-worker';
+
+/** The worker's nice value: below the member's thread on a busy machine, not starved on an idle one. */
+export const RANGE_WORKER_NICE = 10;
+/** The worker's page cache: branch pages; the leaves a sweep reads are read once each. */
+export const RANGE_WORKER_CACHE_BYTES = 8 << 20;
+
+/** A window's records in wire form, and how they were found. */
+export interface OffloadedWindow {
+  readonly chunks: Buffer[];
+  readonly swept: number;
+  readonly lookedUp: number;
+}
+
+export interface RangeOffloadOptions {
+  /** The worker's nice value; default RANGE_WORKER_NICE (0: the member's priority). */
+  readonly nice?: number;
+  readonly cacheBytes?: number;
+}
+
+interface Pending {
+  readonly resolve: (w: OffloadedWindow) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** The member's range worker; see the file comment. */
+export class RangeOffload {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closed = false;
+  private readonly data: RangeWorkerData;
+
+  constructor(opts: RangeOffloadOptions = {}) {
+    this.data = { nice: opts.nice ?? RANGE_WORKER_NICE, cacheBytes: opts.cacheBytes ?? RANGE_WORKER_CACHE_BYTES };
+  }
+
+  /** Windows fetched so far. */
+  windows = 0;
+
+  /** Jobs sent and not answered yet. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Fetches the records of `revs` from `handle`'s snapshot. The handle's descriptor is taken
+   * (the worker closes it, or this does when the job cannot be sent); the caller keeps the
+   * snapshot pinned until this settles. `revs` is transferred: it is unusable afterwards.
+   * If the worker dies in a job, that job's descriptor stays open (it may or may not have been
+   * closed there): one descriptor per crash.
+   */
+  fetch(handle: SnapshotHandle, revs: RevisionList, sweepFactor: number): Promise<OffloadedWindow> {
+    if (this.closed) {
+      fs.closeSync(handle.fd);
+      return Promise.reject(new FloeError('ERR_RANGE_OFFLOAD_CLOSED', 'range worker: closed'));
+    }
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    const { mains, subs } = revs.arrays();
+    const job: RangeJob = { id, handle, mains, subs, length: revs.length, sweepFactor };
+    return new Promise<OffloadedWindow>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      try {
+        worker.postMessage(job, [mains.buffer as ArrayBuffer, subs.buffer as ArrayBuffer]);
+      } catch (e) {
+        this.pending.delete(id);
+        fs.closeSync(handle.fd);
+        throw e;
+      }
+      if (this.pending.size === 1) worker.ref();
+    });
+  }
+
+  /** Stops the worker; jobs in flight fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const w = this.worker;
+    this.worker = null;
+    if (w !== null) await w.terminate();
+    this.failAll(new FloeError('ERR_RANGE_OFFLOAD_CLOSED', 'range worker: closed'));
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker !== null) return this.worker;
+    const w = new Worker(path.join(__dirname, 'range-worker.js'), { workerData: this.data });
+    // Only a job in flight keeps the process alive.
+    w.unref();
+    w.on('message', (r: RangeJobResult) => this.settle(w, r));
+    w.on('error', (e) => this.lost(w, e));
+    w.on('exit', (code) => this.lost(w, new FloeError('ERR_RANGE_OFFLOAD_EXIT', `range worker: exited with code ${code}`)));
+    this.worker = w;
+    return w;
+  }
+
+  private settle(w: Worker, r: RangeJobResult): void {
+    const p = this.pending.get(r.id);
+    if (p === undefined) return;
+    this.pending.delete(r.id);
+    if (this.pending.size === 0) w.unref();
+    if ('error' in r) {
+      p.reject(new FloeError('ERR_RANGE_OFFLOAD', `range worker: ${r.error}`));
+      return;
+    }
+    this.windows++;
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < r.chunks.length; i++) chunks.push(Buffer.from(r.chunks[i] as ArrayBuffer, 0, r.lengths[i] as number));
+    p.resolve({ chunks, swept: r.swept, lookedUp: r.lookedUp });
+  }
+
+  private lost(w: Worker, e: Error): void {
+    if (this.worker !== w) return;
+    this.worker = null;
+    this.failAll(e);
+  }
+
+  private failAll(e: Error): void {
+    const jobs = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of jobs) p.reject(e);
+  }
+}
