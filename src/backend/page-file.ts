@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import { assert } from '../pkg';
 import { corrupt } from './errors';
 import { PageCache } from './page-cache';
+import type { RunBuffers } from './run-buffers';
 import { pageId, pageOverflow } from './page';
 
 /** A page to write: its id and its bytes (a whole number of pages). */
@@ -42,6 +43,8 @@ export class PageFile {
     cacheBytes: number,
     sizeBytes: number,
     private readonly readAheadPages = 1,
+    /** Where read-ahead runs get their memory (run-buffers.ts); default a new buffer each. */
+    private readonly runs: RunBuffers | null = null,
   ) {
     assert(Number.isSafeInteger(readAheadPages) && readAheadPages >= 1, `page file: read-ahead of ${readAheadPages} pages`);
     this.cache = new PageCache(cacheBytes);
@@ -103,7 +106,7 @@ export class PageFile {
     const ps = this.pageSize;
     const pos = pgid * ps;
     const pages = Math.min(this.readAheadPages, Math.floor((this.sizeBytes - pos) / ps));
-    const run = Buffer.allocUnsafeSlow(pages * ps);
+    const run = this.runs === null ? Buffer.allocUnsafeSlow(pages * ps) : this.runs.take(pages * ps);
     this.readFully(run, 0, run.length, pos);
     this.run = run;
     this.runStart = pgid;

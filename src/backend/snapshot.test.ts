@@ -3,7 +3,8 @@
  * transaction's data, whatever commits, defragments or closes the db does afterwards while the
  * exporter's reader stays open; it closes its descriptor when it ends. Read-ahead
  * (page-file.ts) gives the same bytes as page-by-page reads, overflow pages included, and still
- * refuses a page whose header names another page.
+ * refuses a page whose header names another page; run memory reused from reader to reader
+ * (run-buffers.ts) gives the same bytes, and the pool keeps no more than its bound.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DB } from './db';
 import { PageFile } from './page-file';
+import { RunBuffers } from './run-buffers';
 import { exportSnapshot, openSnapshot } from './snapshot';
 import type { ReadTx } from './tx';
 import { scratchDir } from './test-util';
@@ -135,4 +137,32 @@ test('read-ahead gives the bytes page-by-page reads give, and checks each page i
   } finally {
     fs.closeSync(fd);
   }
+});
+
+test('readers reusing run memory read what fresh ones read; the pool keeps at most its bound', () => {
+  const db = DB.open(fileName(), { noSync: true });
+  fill(db, 1);
+  const runBytes = 4 * 4096;
+  const runs = new RunBuffers(runBytes, 3 * runBytes + 100);
+  const want: string[][] = [];
+  for (let round = 2; round < 6; round++) {
+    const tx = db.beginRead();
+    want.push(entries(tx, 'k'));
+    const snap = openSnapshot(exportSnapshot(tx), 16 * 1024, 4, runs);
+    assert.deepEqual(entries(snap, 'k'), want.at(-1));
+    snap.rollback();
+    runs.recycle();
+    assert.equal(runs.keptBytes, 3 * runBytes, 'kept 3 whole runs, the most that fit the bound');
+    tx.rollback();
+    fill(db, round); // the next reader reads other bytes into the same memory
+  }
+  const a = runs.take(runBytes);
+  const c = runs.take(runBytes - 4096);
+  assert.equal(runs.keptBytes, 2 * runBytes, 'a full run came from the pool; a short one did not');
+  assert.equal(c.length, runBytes - 4096);
+  runs.recycle();
+  assert.equal(runs.keptBytes, 3 * runBytes);
+  assert.ok(a.length === runBytes);
+  assert.throws(() => new RunBuffers(0, 10), /runs of 0 bytes/);
+  db.close();
 });

@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import { backendError } from './errors';
 import { copyMeta, type Meta } from './meta';
 import { PageFile } from './page-file';
+import type { RunBuffers } from './run-buffers';
 import { ReadTx, type TxHost } from './tx';
 
 /** What a reader in another thread needs to read one committed snapshot. */
@@ -44,10 +45,10 @@ export function exportSnapshot(tx: ReadTx): SnapshotHandle {
  * own, reading `readAheadPages` pages per miss (page-file.ts). rollback() closes the handle's
  * descriptor; use the handle once.
  */
-export function openSnapshot(handle: SnapshotHandle, cacheBytes: number, readAheadPages = 1): ReadTx {
+export function openSnapshot(handle: SnapshotHandle, cacheBytes: number, readAheadPages = 1, runs: RunBuffers | null = null): ReadTx {
   let file: PageFile;
   try {
-    file = new PageFile(handle.fd, handle.pageSize, cacheBytes, handle.sizeBytes, readAheadPages);
+    file = new PageFile(handle.fd, handle.pageSize, cacheBytes, handle.sizeBytes, readAheadPages, runs);
   } catch (e) {
     fs.closeSync(handle.fd);
     throw e;

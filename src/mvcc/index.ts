@@ -96,7 +96,7 @@ export {
   type LeaseAttacher,
 } from './kv-txn';
 export { RangeReader, type RangeReaderOptions } from './range-reader';
-export { fetchWindow, SnapshotRecords, type FetchedWindow } from './record-snapshot';
+export { fetchWindow, SnapshotRecords, SWEEP_READ_AHEAD_PAGES, type FetchedWindow } from './record-snapshot';
 export { KvStore, type KvStoreOptions, DEFAULT_COMPACTION_BATCH_KEYS, DEFAULT_HASH_BATCH_RECORDS } from './kv-store';
 export type { HashKVResult, HashResult } from './hash';
 export {

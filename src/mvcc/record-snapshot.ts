@@ -8,7 +8,7 @@
  * pin keeps a compaction from removing any of them.
  */
 import { assert } from '../pkg';
-import { openSnapshot, type RawVisitor, type ReadTx, type SnapshotHandle } from '../backend';
+import { openSnapshot, type RawVisitor, type ReadTx, type RunBuffers, type SnapshotHandle } from '../backend';
 import { encodeRevisionInto, REVISION_BYTES, type Revision, type RevisionList } from './revision';
 import { RecordWindow, type WindowHost } from './range-window';
 import { KEY_BUCKET } from './schema';
@@ -17,15 +17,15 @@ import { KEY_BUCKET } from './schema';
  * Pages read per miss: the key bucket's leaves are written in revision order, so a sweep's
  * next leaf is mostly near the last one in the file.
  */
-const SWEEP_READ_AHEAD_PAGES = 32;
+export const SWEEP_READ_AHEAD_PAGES = 32;
 
 /** A window host over the key bucket of `handle`'s snapshot; close() ends the snapshot's reader. */
 export class SnapshotRecords implements WindowHost {
   private readonly tx: ReadTx;
   private readonly revKey = Buffer.allocUnsafe(REVISION_BYTES);
 
-  constructor(handle: SnapshotHandle, cacheBytes: number) {
-    this.tx = openSnapshot(handle, cacheBytes, SWEEP_READ_AHEAD_PAGES);
+  constructor(handle: SnapshotHandle, cacheBytes: number, runs: RunBuffers | null = null) {
+    this.tx = openSnapshot(handle, cacheBytes, SWEEP_READ_AHEAD_PAGES, runs);
   }
 
   scanRecords(from: Buffer, fn: RawVisitor): void {
@@ -63,7 +63,8 @@ export interface FetchedWindow {
 /**
  * Fetches the records of `revs` (a window a RangeReader handed out with takeWindow()) from
  * `handle`'s snapshot in one go, calling `onRecord` with each in answer order (a view valid in
- * the call only), then ends the snapshot's reader, also when it throws.
+ * the call only), then ends the snapshot's reader, also when it throws. Read-ahead runs come
+ * from `runs` when given, recycled at the end.
  */
 export function fetchWindow(
   handle: SnapshotHandle,
@@ -71,14 +72,17 @@ export function fetchWindow(
   sweepFactor: number,
   cacheBytes: number,
   onRecord: (record: Buffer) => void,
+  runs: RunBuffers | null = null,
 ): FetchedWindow {
-  const records = new SnapshotRecords(handle, cacheBytes);
+  const records = new SnapshotRecords(handle, cacheBytes, runs);
   try {
     const window = new RecordWindow(records, revs, sweepFactor);
     while (!window.done) window.step(WHOLE_PHASE_KEYS, onRecord);
     return { swept: window.swept, lookedUp: window.lookedUp };
   } finally {
     records.close();
+    // Every record went out through onRecord (copied there): the runs read are free again.
+    runs?.recycle();
   }
 }
 

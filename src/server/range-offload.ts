@@ -30,6 +30,8 @@ import type { RangeJob, RangeJobResult, RangeWorkerData } from './range-worker';
 export const RANGE_WORKER_NICE = 10;
 /** The worker's page cache: branch pages; the leaves a sweep reads are read once each. */
 export const RANGE_WORKER_CACHE_BYTES = 8 << 20;
+/** Read-ahead memory the worker keeps between windows (run-buffers.ts). */
+export const RANGE_WORKER_KEEP_RUN_BYTES = 64 << 20;
 
 /** A window's records in wire form, and how they were found. */
 export interface OffloadedWindow {
@@ -42,6 +44,7 @@ export interface RangeOffloadOptions {
   /** The worker's nice value; default RANGE_WORKER_NICE (0: the member's priority). */
   readonly nice?: number;
   readonly cacheBytes?: number;
+  readonly keepRunBytes?: number;
 }
 
 interface Pending {
@@ -58,7 +61,11 @@ export class RangeOffload {
   private readonly data: RangeWorkerData;
 
   constructor(opts: RangeOffloadOptions = {}) {
-    this.data = { nice: opts.nice ?? RANGE_WORKER_NICE, cacheBytes: opts.cacheBytes ?? RANGE_WORKER_CACHE_BYTES };
+    this.data = {
+      nice: opts.nice ?? RANGE_WORKER_NICE,
+      cacheBytes: opts.cacheBytes ?? RANGE_WORKER_CACHE_BYTES,
+      keepRunBytes: opts.keepRunBytes ?? RANGE_WORKER_KEEP_RUN_BYTES,
+    };
   }
 
   /** Windows fetched so far. */

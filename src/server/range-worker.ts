@@ -9,8 +9,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { fetchWindow, RevisionList, type FetchedWindow } from '../mvcc';
-import type { SnapshotHandle } from '../backend';
+import { fetchWindow, RevisionList, SWEEP_READ_AHEAD_PAGES, type FetchedWindow } from '../mvcc';
+import { DEFAULT_PAGE_SIZE, RunBuffers, type SnapshotHandle } from '../backend';
 import { putWireKv, wireKvSize } from './range-wire';
 
 /** What range-offload.ts starts the worker with. */
@@ -19,6 +19,8 @@ export interface RangeWorkerData {
   readonly nice: number;
   /** The page cache of the worker's snapshot readers. */
   readonly cacheBytes: number;
+  /** Read-ahead memory kept from one job for the next (run-buffers.ts). */
+  readonly keepRunBytes: number;
 }
 
 /** One window to fetch. */
@@ -39,7 +41,10 @@ export type RangeJobResult =
 /** The size of a wire chunk; a pair larger than this gets a chunk of its own. */
 const CHUNK_BYTES = 1 << 20;
 
-function runJob(job: RangeJob, cacheBytes: number): RangeJobResult {
+/** Read-ahead memory, reused from job to job (for the usual 4 KiB pages). */
+let runs: RunBuffers | null = null;
+
+function runJob(job: RangeJob, data: RangeWorkerData): RangeJobResult {
   const chunks: ArrayBuffer[] = [];
   const lengths: number[] = [];
   let cur: Buffer | null = null;
@@ -62,7 +67,8 @@ function runJob(job: RangeJob, cacheBytes: number): RangeJobResult {
     fs.closeSync(job.handle.fd);
     throw e;
   }
-  const counts = fetchWindow(job.handle, revs, job.sweepFactor, cacheBytes, onRecord);
+  runs ??= new RunBuffers(SWEEP_READ_AHEAD_PAGES * DEFAULT_PAGE_SIZE, data.keepRunBytes);
+  const counts = fetchWindow(job.handle, revs, job.sweepFactor, data.cacheBytes, onRecord, runs);
   if (cur !== null) lengths.push(used);
   return { id: job.id, chunks, lengths, swept: counts.swept, lookedUp: counts.lookedUp };
 }
@@ -80,7 +86,7 @@ if (parentPort !== null) {
   port.on('message', (job: RangeJob) => {
     let result: RangeJobResult;
     try {
-      result = runJob(job, data.cacheBytes);
+      result = runJob(job, data);
     } catch (e) {
       port.postMessage({ id: job.id, error: e instanceof Error ? e.message : String(e) });
       return;
