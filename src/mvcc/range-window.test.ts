@@ -141,7 +141,7 @@ test('the slot table finds every wanted revision and nothing else, with subs and
     for (const r of revs) list.push(r.main, r.sub);
     assert.equal(list.min.main, Math.min(...mains));
     assert.equal(list.max.main, Math.max(...mains));
-    const table = new SlotTable(list, Math.min(...mains), Math.max(...mains));
+    const table = new SlotTable(list);
     let steps = 1;
     while (!table.fill(300)) steps++;
     assert.equal(steps, Math.ceil(revs.length / 300));

@@ -102,7 +102,7 @@ export class RecordWindow {
     assert(n > 0, 'recordWindow: no revisions');
     const minRev = revs.min;
     const maxRev = revs.max;
-    this.slots = new SlotTable(revs, minRev.main, maxRev.main);
+    this.slots = new SlotTable(revs);
     this.memOf = new Array<ArrayBufferLike>(n);
     this.offsetOf = new Float64Array(n);
     this.lengthOf = new Int32Array(n).fill(-1);
@@ -251,13 +251,17 @@ export class SlotTable {
   private readonly others = new Map<string, number>();
 
   private filled = 0;
+  private readonly minMain: number;
+  private readonly maxMain: number;
 
   /**
-   * @param revs the wanted revisions, slot by slot; `minMain` and `maxMain` bound their mains.
-   * The table is empty until fill() has taken every revision in.
+   * @param revs the wanted revisions, slot by slot (at least one). The table is empty until
+   * fill() has taken every revision in.
    */
-  constructor(private readonly revs: RevisionList, private readonly minMain: number, private readonly maxMain: number) {
-    const span = maxMain - minMain + 1;
+  constructor(private readonly revs: RevisionList) {
+    this.minMain = revs.min.main;
+    this.maxMain = revs.max.main;
+    const span = this.maxMain - this.minMain + 1;
     assert(Number.isSafeInteger(span) && span >= 1 && span <= MAX_SPAN, () => `slotTable: span of ${span} revisions`);
     this.bySub0 = new Int32Array(span);
   }

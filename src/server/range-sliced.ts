@@ -122,6 +122,13 @@ export async function rangeInSlices(
     stepStart = used;
     offsets = [];
   };
+  // The wire chunk being written is done (kept, unless the pairs go through `kept`); `next` follows it.
+  const endChunk = (next: Buffer): void => {
+    if (!keepAll && used > 0) chunks.push(cur.subarray(0, used));
+    cur = next;
+    used = 0;
+    stepStart = 0;
+  };
   const onRecord = (stored: Buffer): void => {
     if (verifyEnabled) {
       // The wire path trusts stored records to be in etcd's canonical encoding.
@@ -131,10 +138,7 @@ export async function rangeInSlices(
     const size = wireKvSize(record.length);
     if (used + size > cur.length) {
       seal();
-      if (!keepAll && used > 0) chunks.push(cur.subarray(0, used));
-      cur = Buffer.allocUnsafe(Math.max(size, Math.min(MAX_CHUNK_BYTES, 2 * cur.length), FIRST_CHUNK_BYTES));
-      used = 0;
-      stepStart = 0;
+      endChunk(Buffer.allocUnsafe(Math.max(size, Math.min(MAX_CHUNK_BYTES, 2 * cur.length), FIRST_CHUNK_BYTES)));
     }
     if (keepAll) offsets.push(used - stepStart);
     used = putWireKv(cur, used, record);
@@ -147,10 +151,7 @@ export async function rangeInSlices(
       const window = offload === undefined ? null : reader.takeWindow();
       if (window !== null) {
         // The window's chunks follow what this reader wrote so far.
-        if (used > 0) chunks.push(cur.subarray(0, used));
-        cur = EMPTY;
-        used = 0;
-        stepStart = 0;
+        endChunk(EMPTY);
         const fetched = await fetchElsewhere(store, offload as RangeOffload, window, reader.windowSweepFactor);
         for (const c of fetched.chunks) chunks.push(c);
         reader.finishWindow(fetched.swept, fetched.lookedUp);
@@ -165,7 +166,7 @@ export async function rangeInSlices(
   } finally {
     reader.close();
   }
-  if (!keepAll && used > 0) chunks.push(cur.subarray(0, used));
+  endChunk(EMPTY);
 
   let more = false;
   if (keepAll) {
