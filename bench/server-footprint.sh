@@ -8,17 +8,21 @@
 #      A p99 of one 20000-put run is noisy on a shared 2-core machine (the same server's
 #      alone p99 varied 19-41 ms between runs), so ROUNDS rounds run, each on fresh servers
 #      (alone, then with the reader), and the median of their ratios is reported with each.
-# Usage, from the repository root: bench/server-footprint.sh [-n KEYS] [-r ROUNDS] [-- TARGET_COMMAND...]
-# (default target ./bin/floe, 3 rounds). Needs etcd (etcd-server) and Go (golang-go) for etcdload.
+# A run's p99 rests on its slowest 1% (200 requests of the default 20000 puts, about a second):
+# one garbage collection or slow fsync more or less moves it, so -p PUTS runs longer loads.
+# Usage, from the repository root: bench/server-footprint.sh [-n KEYS] [-r ROUNDS] [-p PUTS] [-- TARGET_COMMAND...]
+# (default target ./bin/floe, 3 rounds of 20000 puts). Needs etcd (etcd-server) and Go (golang-go) for etcdload.
 set -euo pipefail
 keys=1000000
 rounds=3
+puts=20000
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) keys=$2; shift 2;;
     -r) rounds=$2; shift 2;;
+    -p) puts=$2; shift 2;;
     --) shift; break;;
-    *) echo "usage: $0 [-n KEYS] [-r ROUNDS] [-- TARGET_COMMAND...]" >&2; exit 2;;
+    *) echo "usage: $0 [-n KEYS] [-r ROUNDS] [-p PUTS] [-- TARGET_COMMAND...]" >&2; exit 2;;
   esac
 done
 target=("$@"); [ ${#target[@]} -gt 0 ] || target=(./bin/floe)
@@ -48,7 +52,7 @@ for r in $(seq 1 "$rounds"); do
   for side in etcd target; do
     start_side "$side" 24200
     fill 100000
-    put=("$load" --endpoints="$ep" --conns=10 --clients=100 --total=20000 --json put --key-size=8 --val-size=256 --key-space-size=100000)
+    put=("$load" --endpoints="$ep" --conns=10 --clients=100 --total="$puts" --json put --key-size=8 --val-size=256 --key-space-size=100000)
     alone=$(p99 "$("${put[@]}")")
     # Reader: the whole 100k-key range (all keys sort after \x01), over and over.
     # Each whole range read appends a line to $work/reads-$side (counted over the put run).
@@ -74,6 +78,6 @@ done
 echo "resident memory after $keys keys of 256 bytes: etcd $((rss[etcd]/1024)) MiB, target $((rss[target]/1024)) MiB, ratio $(awk -v a="${rss[target]}" -v b="${rss[etcd]}" 'BEGIN{printf "%.2f", a/b}')x"
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 for side in etcd target; do
-  echo "$side put100 p99 with a 100k-key range reader: median ratio x$(echo "${ratios[$side]}" | median) over $rounds rounds"
+  echo "$side put100 p99 ($puts puts) with a 100k-key range reader: median ratio x$(echo "${ratios[$side]}" | median) over $rounds rounds"
   printf '%s' "${pairs[$side]}"
 done

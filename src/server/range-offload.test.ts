@@ -165,3 +165,28 @@ test('a job that fails fails its own fetch only; a closed offload refuses new on
     assert.throws(() => fs.fstatSync(late.handle.fd), { code: 'EBADF' }, 'the refused job closed its descriptor');
   });
 });
+
+test('a worker that dies fails the jobs it held; the next job starts a new one', () =>
+  withOffload(0, async (s, offload) => {
+    for (let i = 0; i < 600; i++) s.store.put(key(i), b(`v${i}`));
+    const { resp: before } = await rangeInSlices(s.store, rangeReq('k', 'l'), { offload });
+    const worker = (offload as unknown as { worker: { terminate(): Promise<number> } }).worker;
+    const snapshot = s.store.exportRecords();
+    const list = new RevisionList();
+    for (let i = 2; i < 602; i++) list.push(i, 0);
+    try {
+      const job = offload.fetch(snapshot.handle, list, 4);
+      void worker.terminate();
+      // The job either finished before the worker stopped or failed with the worker's exit.
+      await job.then(
+        (w) => assert.equal(w.swept + w.lookedUp, 600),
+        (e: Error & { code?: string }) => assert.equal(e.code, 'ERR_RANGE_OFFLOAD_EXIT'),
+      );
+    } finally {
+      snapshot.release();
+    }
+    assert.equal(offload.inFlight, 0);
+    const { resp: after } = await rangeInSlices(s.store, rangeReq('k', 'l'), { offload });
+    assert.deepEqual(after.kvs, before.kvs);
+    assert.notEqual((offload as unknown as { worker: unknown }).worker, worker, 'a new worker serves');
+  }));
