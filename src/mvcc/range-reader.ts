@@ -191,7 +191,8 @@ export class RangeReader {
 
   /**
    * With `offload`: the window a step left for the caller to fetch (its wanted revisions, in
-   * answer order), once; null when there is none. Steps are refused until finishWindow().
+   * answer order), once; null when there is none. Steps are refused until finishWindow() or
+   * sweepHere().
    */
   takeWindow(): RevisionList | null {
     const w = this.offered;
@@ -210,6 +211,16 @@ export class RangeReader {
     this.swept += swept;
     this.lookedUp += lookedUp;
     this.finished = this.walked;
+  }
+
+  /**
+   * The taken window could not be fetched elsewhere (range-offload.ts: the worker is gone):
+   * the following steps sweep it here, as without `offload`.
+   */
+  sweepHere(revs: RevisionList): void {
+    assert(this.offloaded && this.offered === null, 'rangeReader: sweepHere without a taken window');
+    this.offloaded = false;
+    this.window = new RecordWindow(this.host, revs, this.sweepFactor);
   }
 
   /** The sweep factor windows are judged and swept with. */

@@ -2,7 +2,9 @@
  * Big ranges with their windows fetched in the range worker (range-offload.ts): the answer is
  * the one the one-shot path gives, with writes, commits and a compaction between slices and
  * windows of random sizes; the worker really fetched them (its counters, its thread's nice
- * value); a failing job fails its range only, and a closed offload refuses new jobs.
+ * value); a job that fails reading fails its fetch only, and a closed offload refuses new
+ * jobs; a worker that cannot start or dies leaves its windows to be swept on the range's own
+ * thread, and the next job starts a new worker.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -190,3 +192,39 @@ test('a worker that dies fails the jobs it held; the next job starts a new one',
     assert.deepEqual(after.kvs, before.kvs);
     assert.notEqual((offload as unknown as { worker: unknown }).worker, worker, 'a new worker serves');
   }));
+
+test('a range whose worker cannot start, or dies in its job, sweeps that window on its own thread', async () => {
+  await withStore(async (s) => {
+    for (let i = 0; i < 2000; i++) s.store.put(key(i), b(`v${i}`));
+    for (let i = 0; i < 500; i++) s.store.put(key((i * 7) % 2000), b(`w${i}`));
+    const r = rangeReq('k', 'l');
+    const view = s.store.read();
+    const want = applyRange(view, r).kvs;
+    view.end();
+    const broken = new RangeOffload({ nice: 0, script: path.join(__dirname, 'no-such-worker.js') });
+    try {
+      const { resp } = await rangeInSlices(s.store, r, { offload: broken, reader: { windowRevs: 700 } });
+      assert.deepEqual(resp.kvs, want);
+      assert.equal(broken.windows, 0);
+    } finally {
+      await broken.close();
+    }
+    const dying = new RangeOffload({ nice: 0 });
+    const fetch = dying.fetch.bind(dying);
+    let killed = 0;
+    dying.fetch = (handle, revs, factor) => {
+      const job = fetch(handle, revs, factor);
+      // Every other job loses its worker right after it was sent.
+      if (killed++ % 2 === 0) void (dying as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      return job;
+    };
+    try {
+      const { resp } = await rangeInSlices(s.store, r, { offload: dying, reader: { windowRevs: 700 } });
+      assert.deepEqual(resp.kvs, want);
+      assert.equal(killed, 3, 'three windows went to the offload');
+      assert.equal(s.store.openReaders, 0);
+    } finally {
+      await dying.close();
+    }
+  });
+});

@@ -15,8 +15,9 @@
  * one worker, in order.
  *
  * Limits: one worker; its page cache is RANGE_WORKER_CACHE_BYTES (the swept pages themselves
- * are read through it once per window). If the worker dies, the jobs it held fail with an
- * error (each range fails, the member goes on) and the next job starts a new worker.
+ * are read through it once per window). If the worker cannot start or dies, the jobs it held
+ * fail with a worker-lost error (workerLost()), their ranges sweep those windows on the
+ * member's thread as before, and the next job starts a new worker.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -45,6 +46,17 @@ export interface RangeOffloadOptions {
   readonly nice?: number;
   readonly cacheBytes?: number;
   readonly keepRunBytes?: number;
+  /** The worker's script; default range-worker.js (tests give one that fails). */
+  readonly script?: string;
+}
+
+/**
+ * True when a fetch failed because there was no worker to run it (it could not start, died,
+ * or the offload closed), not because of what it read: the window can be swept elsewhere.
+ */
+export function workerLost(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ERR_RANGE_OFFLOAD_START' || code === 'ERR_RANGE_OFFLOAD_LOST' || code === 'ERR_RANGE_OFFLOAD_EXIT' || code === 'ERR_RANGE_OFFLOAD_CLOSED';
 }
 
 interface Pending {
@@ -59,8 +71,10 @@ export class RangeOffload {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
   private readonly data: RangeWorkerData;
+  private readonly script: string;
 
   constructor(opts: RangeOffloadOptions = {}) {
+    this.script = opts.script ?? path.join(__dirname, 'range-worker.js');
     this.data = {
       nice: opts.nice ?? RANGE_WORKER_NICE,
       cacheBytes: opts.cacheBytes ?? RANGE_WORKER_CACHE_BYTES,
@@ -79,7 +93,8 @@ export class RangeOffload {
   /**
    * Fetches the records of `revs` from `handle`'s snapshot. The handle's descriptor is taken
    * (the worker closes it, or this does when the job cannot be sent); the caller keeps the
-   * snapshot pinned until this settles. `revs` is transferred: it is unusable afterwards.
+   * snapshot pinned until this settles. `revs` is copied (1.6 MB for 100k revisions), so that
+   * the caller can still sweep it itself when the worker is lost (workerLost()).
    * If the worker dies in a job, that job's descriptor stays open (it may or may not have been
    * closed there): one descriptor per crash.
    */
@@ -88,9 +103,16 @@ export class RangeOffload {
       fs.closeSync(handle.fd);
       return Promise.reject(new FloeError('ERR_RANGE_OFFLOAD_CLOSED', 'range worker: closed'));
     }
-    const worker = this.ensureWorker();
+    let worker: Worker;
+    try {
+      worker = this.ensureWorker();
+    } catch (e) {
+      fs.closeSync(handle.fd);
+      return Promise.reject(new FloeError('ERR_RANGE_OFFLOAD_START', `range worker: cannot start: ${(e as Error).message}`));
+    }
     const id = this.nextId++;
-    const { mains, subs } = revs.arrays();
+    const mains = revs.arrays().mains.slice(0, revs.length);
+    const subs = revs.arrays().subs.slice(0, revs.length);
     const job: RangeJob = { id, handle, mains, subs, length: revs.length, sweepFactor };
     return new Promise<OffloadedWindow>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -116,11 +138,11 @@ export class RangeOffload {
 
   private ensureWorker(): Worker {
     if (this.worker !== null) return this.worker;
-    const w = new Worker(path.join(__dirname, 'range-worker.js'), { workerData: this.data });
+    const w = new Worker(this.script, { workerData: this.data });
     // Only a job in flight keeps the process alive.
     w.unref();
     w.on('message', (r: RangeJobResult) => this.settle(w, r));
-    w.on('error', (e) => this.lost(w, e));
+    w.on('error', (e) => this.lost(w, new FloeError('ERR_RANGE_OFFLOAD_LOST', `range worker: ${e.message}`)));
     w.on('exit', (code) => this.lost(w, new FloeError('ERR_RANGE_OFFLOAD_EXIT', `range worker: exited with code ${code}`)));
     this.worker = w;
     return w;

@@ -22,7 +22,7 @@ import { assert, verifyEnabled } from '../pkg';
 import type * as pb from '../etcdpb/messages';
 import { decodeKeyValue, encodeKeyValue, type KeyValue, type KvStore, type RangeReaderOptions, type RevisionList } from '../mvcc';
 import { applyRange, int64, passesFilters, rangeEnd, rangeShape } from './apply-kv';
-import type { OffloadedWindow, RangeOffload } from './range-offload';
+import { workerLost, type OffloadedWindow, type RangeOffload } from './range-offload';
 import { attachWireKvs, putWireKv, wireKvSize, type WireRangeResponse } from './range-wire';
 
 /**
@@ -153,9 +153,13 @@ export async function rangeInSlices(
         // The window's chunks follow what this reader wrote so far.
         endChunk(EMPTY);
         const fetched = await fetchElsewhere(store, offload as RangeOffload, window, reader.windowSweepFactor);
-        for (const c of fetched.chunks) chunks.push(c);
-        reader.finishWindow(fetched.swept, fetched.lookedUp);
-        done = reader.done;
+        if (fetched === null) {
+          reader.sweepHere(window); // no worker: swept here, in the steps that follow
+        } else {
+          for (const c of fetched.chunks) chunks.push(c);
+          reader.finishWindow(fetched.swept, fetched.lookedUp);
+          done = reader.done;
+        }
         sliceStart = performance.now();
       }
       if (done) break;
@@ -196,11 +200,17 @@ export async function rangeInSlices(
   return { resp: attachWireKvs(resp, chunks), revision: reader.revision };
 }
 
-/** The records of `revs` fetched by `offload` from a snapshot of `store`, pinned until they are in. */
-async function fetchElsewhere(store: KvStore, offload: RangeOffload, revs: RevisionList, sweepFactor: number): Promise<OffloadedWindow> {
+/**
+ * The records of `revs` fetched by `offload` from a snapshot of `store`, pinned until they are
+ * in; null when there was no worker to fetch them (workerLost()).
+ */
+async function fetchElsewhere(store: KvStore, offload: RangeOffload, revs: RevisionList, sweepFactor: number): Promise<OffloadedWindow | null> {
   const snapshot = store.exportRecords();
   try {
     return await offload.fetch(snapshot.handle, revs, sweepFactor);
+  } catch (e) {
+    if (workerLost(e)) return null;
+    throw e;
   } finally {
     snapshot.release();
   }
