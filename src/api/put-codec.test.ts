@@ -103,3 +103,18 @@ seeded('a random PutResponse encodes to the loader\'s bytes', (rng) => {
   }
   assert.ok(taken > 1000, `the fast encoder took ${taken} of 2000`);
 });
+
+test('a bool varint longer than 5 bytes gets the loader\'s answer (protobufjs then takes 10 bytes)', () => {
+  // ignore_value (field 5) as a 6-byte varint, alone, with a field after it, and as 10 bytes.
+  for (const hex of ['28818ed7ae8335', '28818ed7ae833530', '2081808080800130012a0161', '2880808080808080808001', '288080808010']) {
+    const bytes = Buffer.from(hex, 'hex');
+    let want: unknown;
+    try {
+      want = loaderDecode(bytes);
+    } catch (e) {
+      assert.throws(() => fastDecode(bytes), (got: Error) => got.message === (e as Error).message, hex);
+      continue;
+    }
+    assert.deepEqual(fastDecode(bytes), want, hex);
+  }
+});

@@ -76,8 +76,12 @@ export function decodePutRequestFast(buf: Buffer): pb.PutRequest | typeof FALLBA
       else value = b;
     } else if (field >= 3 && field <= 6) {
       if (wire !== WIRE_VARINT) return FALLBACK;
+      const start = c.pos;
       const v = readVarint(buf, c);
       if (v === FALLBACK) return FALLBACK;
+      // protobufjs reads a bool as a 32-bit varint: past 5 bytes it takes 10, wherever the
+      // varint ends (Go takes the varint as it is); such input is left to the loader.
+      if (field !== 3 && c.pos - start > 5) return FALLBACK;
       if (field === 3) {
         const u = BigInt(v);
         lease = (u >= TWO_63 ? u - TWO_64 : u).toString();
