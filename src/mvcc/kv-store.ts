@@ -58,6 +58,7 @@ import {
   SCHEDULED_COMPACT_KEY,
 } from './schema';
 import { RangeReader, type RangeReaderHost, type RangeReaderOptions } from './range-reader';
+import { readEachRecord } from './record-snapshot';
 import { TreeIndex, type RangeEnd } from './tree-index';
 
 /** Keys per compaction batch by default (etcd's --experimental-compaction-batch-limit). */
@@ -327,15 +328,7 @@ export class KvStore implements TxnHost, RangeReaderHost {
    */
   readRecords(revs: readonly Revision[], fn: (record: Buffer, i: number) => void): void {
     assert(this.openWrite === null, 'mvcc: a range slice inside a write transaction');
-    this.withKeyBucket((get) => {
-      for (let i = 0; i < revs.length; i++) {
-        const rev = revs[i] as Revision;
-        encodeRevisionInto(rev, this.revKey, 0);
-        const data = get(this.revKey);
-        assert(data !== null, () => `mvcc: revision ${rev.main}.${rev.sub} is in the index but not in the backend`);
-        fn(data, i);
-      }
-    });
+    this.withKeyBucket((get) => readEachRecord(get, this.revKey, revs, fn));
   }
 
   /**

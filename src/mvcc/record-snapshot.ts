@@ -34,13 +34,7 @@ export class SnapshotRecords implements WindowHost {
 
   readRecords(revs: readonly Revision[], fn: (record: Buffer, i: number) => void): void {
     const bucket = this.keyBucket();
-    for (let i = 0; i < revs.length; i++) {
-      const rev = revs[i] as Revision;
-      encodeRevisionInto(rev, this.revKey, 0);
-      const data = bucket.get(this.revKey);
-      assert(data !== null, () => `mvcc: revision ${rev.main}.${rev.sub} is not in the exported snapshot`);
-      fn(data, i);
-    }
+    readEachRecord((k) => bucket.get(k), this.revKey, revs, fn);
   }
 
   close(): void {
@@ -51,6 +45,26 @@ export class SnapshotRecords implements WindowHost {
     const bucket = this.tx.bucket(KEY_BUCKET);
     assert(bucket !== null, 'mvcc: the key bucket is missing from the exported snapshot');
     return bucket;
+  }
+}
+
+/**
+ * Calls `fn` with the stored record of each of `revs`, in order, as `get` (a lookup in a key
+ * bucket) finds it under its revision key, encoded into the scratch `revKey`. Every revision
+ * must be there: the index named it.
+ */
+export function readEachRecord(
+  get: (key: Buffer) => Buffer | null,
+  revKey: Buffer,
+  revs: readonly Revision[],
+  fn: (record: Buffer, i: number) => void,
+): void {
+  for (let i = 0; i < revs.length; i++) {
+    const rev = revs[i] as Revision;
+    encodeRevisionInto(rev, revKey, 0);
+    const data = get(revKey);
+    assert(data !== null, () => `mvcc: revision ${rev.main}.${rev.sub} is in the index but not in the backend`);
+    fn(data, i);
   }
 }
 
