@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import type { Counter, CounterVec } from '../metrics';
 import type { GrpcMethodMetrics, GrpcMetrics, GrpcType } from '../metrics';
 import { metadataValue } from './call';
-import { serializerParts, type PartsSerializer } from './range-passthrough';
+import { serializerParts, serializerRelease, type PartsSerializer } from './range-passthrough';
 
 /** Where the byte counts go, and etcd_server_client_requests_total (type, client_api_version). */
 export interface ClientBytes {
@@ -107,15 +107,22 @@ function meteredCodecs(m: AnyMethod, bytes: ClientBytes): AnyMethod {
         return b;
       },
       serializerParts(encode),
+      serializerRelease(encode),
       bytes,
     ),
   };
 }
 
-/** `serialize` keeping the parts form of the serializer it wraps, counted the same way. */
-function withParts(serialize: (v: unknown) => Buffer, parts: ((v: unknown) => readonly Buffer[] | undefined) | undefined, bytes: ClientBytes): PartsSerializer<unknown> {
+/** `serialize` keeping the parts form (and release taker) of the serializer it wraps, counted the same way. */
+function withParts(
+  serialize: (v: unknown) => Buffer,
+  parts: ((v: unknown) => readonly Buffer[] | undefined) | undefined,
+  release: ((v: unknown) => (() => void) | undefined) | undefined,
+  bytes: ClientBytes,
+): PartsSerializer<unknown> {
   if (parts === undefined) return serialize;
   return Object.assign(serialize, {
+    release,
     parts: (v: unknown): readonly Buffer[] | undefined => {
       const p = parts(v);
       if (p !== undefined) {

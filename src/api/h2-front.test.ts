@@ -2,7 +2,8 @@
  * The client port's own HTTP/2 front (h2-front.ts, h2-inner.ts), spoken to frame by frame:
  * protocol errors end the connection with etcd-compatible HTTP/2 error codes, limits refuse
  * streams, PING and keepalive, flow control on both served and forwarded streams, an
- * :authority written as a URL, and a graceful drain.
+ * :authority written as a URL, answers in lent memory released only once sent or dropped,
+ * and a graceful drain.
  */
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { etcdServices } from '../etcdpb';
 import { encodeLiteralBlock, HpackDecoder, type HeaderField } from './hpack';
-import { CLIENT_PREFACE, ErrorCode, frameHeaderBlock, FLAG_ACK, FLAG_END_STREAM, FrameReader, FrameType, frame, settingsFrame, Setting } from './h2-wire';
+import { CLIENT_PREFACE, ErrorCode, frameHeaderBlock, FLAG_ACK, FLAG_END_STREAM, FrameReader, FrameType, frame, rstStreamFrame, settingsFrame, Setting, windowUpdateFrame } from './h2-wire';
 import { grpcMessage as message, startHarness, type Harness } from './test-harness';
 
 let h: Harness;
@@ -227,6 +228,64 @@ test('flow control: a large served reply and a forwarded stream arrive whole thr
   const snapLarge = await readAll(h.endpoint, '/etcdserverpb.Maintenance/Snapshot', message(Buffer.alloc(0)), 1 << 20);
   assert.equal(snapSmall.status, '0');
   assert.ok(snapSmall.body.length > 0 && snapSmall.body.equals(snapLarge.body), 'the snapshot stream arrived whole');
+});
+
+test('an answer in lent memory is released once its bytes left, or its stream or connection ended', async () => {
+  const value = Buffer.alloc(2000, 'v');
+  for (let i = 0; i < 50; i++) await new Promise<void>((resolve, reject) => {
+    (h.client('kv') as unknown as { Put(r: unknown, cb: (e: Error | null) => void): void }).Put({ key: Buffer.from(`lent/${i}`), value }, (e) => (e ? reject(e) : resolve()));
+  });
+  const big = message(etcdServices().kv.Range.requestSerialize({ key: Buffer.from('lent/'), range_end: Buffer.from('lent0') } as never));
+  const one = message(etcdServices().kv.Range.requestSerialize({ key: Buffer.from('lent/1'), range_end: Buffer.from('lent/10') } as never));
+  const want = (await readAll(h.endpoint, RANGE, big, 1 << 20)).body;
+  // Released memory is scribbled over, as the worker reusing it would: bytes sent after a
+  // release would arrive wrong.
+  const released: boolean[] = [];
+  h.member.lend = (chunks) => {
+    const i = released.push(false) - 1;
+    return () => {
+      assert.equal(released[i], false, 'released once');
+      released[i] = true;
+      for (const c of chunks) c.fill(0xee);
+    };
+  };
+  const dataOf = (c: RawClient, id: number): Buffer => Buffer.concat(c.frames.filter((f) => f.type === FrameType.DATA && f.id === id).map((f) => f.payload));
+  const smallWindow = settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1000]]);
+  try {
+    // A small answer goes out copied, in one write: released at once.
+    const c0 = new RawClient(h.endpoint);
+    c0.write(requestHeaders(1, RANGE, false), frame(FrameType.DATA, FLAG_END_STREAM, 1, one));
+    await c0.until(() => c0.headerBlocks(1).length === 2, 'the small answer');
+    assert.deepEqual(released, [true]);
+    c0.close();
+
+    // A large one waits for the client's window: held until the last bytes are written.
+    const c1 = new RawClient(h.endpoint, smallWindow);
+    c1.write(requestHeaders(1, RANGE, false), frame(FrameType.DATA, FLAG_END_STREAM, 1, big));
+    await c1.until(() => dataOf(c1, 1).length === 1000, 'the first window of the answer');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(released[1], false, 'held while the answer waits for window');
+    c1.write(windowUpdateFrame(0, 1 << 20), windowUpdateFrame(1, 1 << 20));
+    await c1.until(() => c1.headerBlocks(1).length === 2 && released[1] === true, 'the whole answer, then the release');
+    assert.ok(dataOf(c1, 1).equals(want), 'the answer arrived intact');
+    c1.close();
+
+    // A stream the client resets, and a connection it drops, release what they held.
+    const c2 = new RawClient(h.endpoint, smallWindow);
+    c2.write(requestHeaders(1, RANGE, false), frame(FrameType.DATA, FLAG_END_STREAM, 1, big));
+    c2.write(requestHeaders(3, RANGE, false), frame(FrameType.DATA, FLAG_END_STREAM, 3, big));
+    await c2.until(() => dataOf(c2, 1).length === 1000 && dataOf(c2, 3).length === 1000, 'both answers started');
+    assert.deepEqual(released.slice(2), [false, false]);
+    c2.write(rstStreamFrame(1, ErrorCode.CANCEL));
+    await c2.until(() => released[2] === true || released[3] === true, 'the reset stream released');
+    assert.equal(released.filter((x) => x).length, 3, 'only the reset one');
+    c2.close();
+    const deadline = Date.now() + 3000;
+    while (released.some((x) => !x) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(released, [true, true, true, true], 'the dropped connection released its answer');
+  } finally {
+    h.member.lend = null;
+  }
 });
 
 test('drain: the client is told to go away and a call in flight still gets its answer', async () => {

@@ -74,6 +74,8 @@ export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
 export const MAX_UNSENT_BYTES = 16 << 20;
 /** Largest etcd --max-concurrent-streams (the default: no limit). */
 const UNLIMITED_STREAMS = 2 ** 32 - 1;
+/** A write of nothing, to learn when the writes before it are done. */
+const NO_BYTES = Buffer.alloc(0);
 
 /** The front's settings. */
 export interface FrontOptions {
@@ -144,6 +146,8 @@ class FrontConnection implements LegOwner {
   /** Streams with data waiting for window. */
   private readonly blocked = new Set<FrontStream>();
   private readonly outbox = new Outbox((out, bytes) => this.write(out, bytes));
+  /** Called once the socket has written what it holds (afterSent). */
+  private afterWrite: (() => void)[] = [];
   private goawaySent = false;
   private dead = false;
   private inner: InnerLeg | null = null;
@@ -197,9 +201,14 @@ class FrontConnection implements LegOwner {
     this.reader.stop();
     if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
     if (this.pingTimer !== null) clearTimeout(this.pingTimer);
+    // Lent memory of answers cut off or still in the outbox goes back once the socket is done.
+    const released = this.afterWrite;
+    this.afterWrite = [];
     for (const s of this.streams.values()) {
       s.closed = true;
       s.call?.gone();
+      if (s.release !== null) released.push(s.release);
+      s.release = null;
     }
     this.streams.clear();
     for (const leg of this.legs) leg.destroy();
@@ -211,10 +220,11 @@ class FrontConnection implements LegOwner {
       socket.once('close', () => this.onClosed());
       socket.end();
       setTimeout(() => socket.destroy(), 1000).unref();
-      return;
+    } else {
+      socket.destroy();
+      this.onClosed();
     }
-    socket.destroy();
-    this.onClosed();
+    for (const fn of released) this.whenSocketDone(fn);
   }
 
   /** Graceful close: no new stream; the connection ends once its streams are done. */
@@ -452,8 +462,11 @@ class FrontConnection implements LegOwner {
   private replyTo(s: FrontStream): UnaryReply {
     return {
       status: (st: Status): void => this.enqueue(s, { block: statusBlock(st), end: true }),
-      message: (parts: readonly Buffer[], bodyBytes: number, trailer: grpc.Metadata | null): void => {
-        if (s.closed) return;
+      message: (parts: readonly Buffer[], bodyBytes: number, trailer: grpc.Metadata | null, release?: () => void): void => {
+        if (s.closed) {
+          release?.();
+          return;
+        }
         const trailers = trailersBlock(trailer);
         const total = bodyBytes + GRPC_MESSAGE_HEADER_BYTES;
         if (s.queue.length === 0 && total <= s.sendWindow && total <= this.connSendWindow && total <= this.peer.maxFrame && trailers.length <= DEFAULT_MAX_FRAME_BYTES) {
@@ -461,9 +474,13 @@ class FrontConnection implements LegOwner {
           s.sendWindow -= total;
           this.connSendWindow -= total;
           this.send(wholeReply(s.id, parts, bodyBytes, trailers));
+          release?.(); // copied
           this.localEnd(s);
           return;
         }
+        // Views of the parts go out frame by frame: lent memory is released once the
+        // stream is over and the socket has written what it was handed (drop()).
+        if (release !== undefined) s.release = release;
         s.queue.push(...queuedReply(parts, bodyBytes));
         this.enqueue(s, { block: trailers, end: true });
       },
@@ -571,6 +588,10 @@ class FrontConnection implements LegOwner {
     if (s.closed) return;
     s.closed = true;
     s.queue.length = 0;
+    if (s.release !== null) {
+      this.afterSent(s.release);
+      s.release = null;
+    }
     this.blocked.delete(s);
     this.streams.delete(s.id);
     this.closeIfIdle();
@@ -578,6 +599,28 @@ class FrontConnection implements LegOwner {
 
   private send(b: Buffer): void {
     if (!this.dead) this.outbox.push(b);
+  }
+
+  /**
+   * Calls `fn` once the socket has written every byte handed to it so far, this turn's frames
+   * included, or has stopped writing for good: memory those bytes are views of is free then.
+   */
+  private afterSent(fn: () => void): void {
+    if (this.dead) {
+      this.whenSocketDone(fn);
+      return;
+    }
+    this.afterWrite.push(fn);
+    this.send(NO_BYTES); // makes sure a write comes this turn to hang it on
+  }
+
+  /** After destroy(): `fn` once the socket neither writes nor holds anything. */
+  private whenSocketDone(fn: () => void): void {
+    const socket = this.socket;
+    // Destroyed: its queued writes were dropped and nothing more is written. Ended (linger):
+    // the last answers are still going out, until 'close'.
+    if (socket.destroyed) setImmediate(fn);
+    else socket.once('close', fn);
   }
 
   private flush(): void {
@@ -593,6 +636,14 @@ class FrontConnection implements LegOwner {
       s.cork();
       for (const b of out) s.write(b);
       s.uncork();
+    }
+    if (this.afterWrite.length > 0) {
+      // Write callbacks come in order: this one's means every earlier write is done.
+      const fns = this.afterWrite;
+      this.afterWrite = [];
+      s.write(NO_BYTES, () => {
+        for (const fn of fns) fn();
+      });
     }
     if (s.writableLength > MAX_UNSENT_BYTES && !this.paused) {
       this.paused = true;

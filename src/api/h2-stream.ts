@@ -29,6 +29,8 @@ export class FrontStream {
   readonly queue: OutItem[] = [];
   /** A call served by the front. */
   call: UnaryCallInput | null = null;
+  /** Frees the memory its answer's queued parts lie in, once they have left (h2-front.ts). */
+  release: (() => void) | null = null;
   /** A stream forwarded to grpc-js: its leg, and what still goes there. */
   leg: InnerLeg | null = null;
   innerWindow = 0;

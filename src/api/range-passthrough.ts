@@ -10,7 +10,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { KVHandlers } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
-import { wireKvsOf } from '../server/range-wire';
+import { takeWireRelease, wireKvsOf } from '../server/range-wire';
 
 /**
  * A response serializer that can also give the message as a list of buffers to be sent in
@@ -21,11 +21,22 @@ import { wireKvsOf } from '../server/range-wire';
  */
 export type PartsSerializer<T> = ((value: T) => Buffer) & {
   readonly parts?: (value: T) => readonly Buffer[] | undefined;
+  /**
+   * Takes over releasing memory the parts of `value` lie in, lent until they are sent
+   * (server/range-wire.ts): call the returned function once they have left or were dropped.
+   * Undefined when nothing is lent.
+   */
+  readonly release?: (value: T) => (() => void) | undefined;
 };
 
 /** The parts form of `serialize`, when it has one (see PartsSerializer). */
 export function serializerParts<T>(serialize: (value: T) => Buffer): ((value: T) => readonly Buffer[] | undefined) | undefined {
   return (serialize as PartsSerializer<T>).parts;
+}
+
+/** The release taker of `serialize`, when it has one (see PartsSerializer). */
+export function serializerRelease<T>(serialize: (value: T) => Buffer): ((value: T) => (() => void) | undefined) | undefined {
+  return (serialize as PartsSerializer<T>).release;
 }
 
 /** A Range response serializer over `encode` (the loader's) that passes wire kvs through. */
@@ -41,9 +52,13 @@ export function passThroughRangeSerializer(encode: (resp: pb.RangeResponse) => B
   };
   const serialize = (resp: pb.RangeResponse): Buffer => {
     const p = parts(resp);
-    return p === undefined ? encode(resp) : Buffer.concat(p);
+    if (p === undefined) return encode(resp);
+    const out = Buffer.concat(p);
+    // Copied: the lent memory is free again.
+    takeWireRelease(resp)?.();
+    return out;
   };
-  return Object.assign(serialize, { parts });
+  return Object.assign(serialize, { parts, release: takeWireRelease });
 }
 
 /** `def` (the KV service) with Range's response serializer passing wire kvs through. */

@@ -58,6 +58,11 @@ export class MemberDouble implements EtcdServerApi {
   readonly limits: { readonly maxRequestBytes: number; readonly maxTxnOps: number };
   /** A test may make the double a learner. */
   isLearner = false;
+  /**
+   * A test may have range answers lie in lent memory (as the member's range worker lends
+   * them): this gives each answer's release, given its chunks.
+   */
+  lend: ((chunks: Buffer[]) => () => void) | null = null;
   /** A test may make the double lose its leader. */
   hasLeader = true;
   revision = 1;
@@ -140,7 +145,7 @@ export class MemberDouble implements EtcdServerApi {
     const chunks: Buffer[] = [];
     for (let i = 0; i < resp.kvs.length; i += WIRE_CHUNK_PAIRS) chunks.push(encode({ kvs: resp.kvs.slice(i, i + WIRE_CHUNK_PAIRS) }));
     const { kvs: _kvs, ...rest } = resp;
-    return attachWireKvs(rest as pb.RangeResponse, chunks);
+    return attachWireKvs(rest as pb.RangeResponse, chunks, this.lend?.(chunks));
   }
 
   private rangeNow(req: pb.RangeRequest): pb.RangeResponse {

@@ -32,7 +32,7 @@ import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { assert } from '../pkg';
 import { isGrpcRequest } from './h2-plain-http';
-import { serializerParts } from './range-passthrough';
+import { serializerParts, serializerRelease } from './range-passthrough';
 
 /** The KV methods served here. */
 export const FAST_UNARY_PATHS: readonly string[] = [
@@ -102,8 +102,10 @@ export interface UnaryReply {
   /**
    * Response headers, one message made of `parts` (`bodyBytes` in all, sent in order behind
    * gRPC's 5-byte prefix), then trailers: grpc-status 0, grpc-message OK and `trailer`.
+   * `release`, when given, is called once the parts' bytes have left (or were dropped): their
+   * memory is lent (range-passthrough.ts PartsSerializer.release).
    */
-  message(parts: readonly Buffer[], bodyBytes: number, trailer: grpc.Metadata | null): void;
+  message(parts: readonly Buffer[], bodyBytes: number, trailer: grpc.Metadata | null, release?: () => void): void;
 }
 
 /** What the transport tells a started call: request bytes, their end, or the stream's end. */
@@ -254,7 +256,11 @@ export function startUnary(
     reply.status(s);
   };
   const respond: grpc.sendUnaryData<unknown> = (err, value, trailer) => {
-    if (done) return;
+    if (done) {
+      // Answered already (a deadline) or gone: memory lent to this answer is free again.
+      if (!err && value !== undefined && value !== null) serializerRelease(h.serialize)?.(value)?.();
+      return;
+    }
     if (err) {
       sendStatus(serverErrorToStatus(err, trailer));
       return;
@@ -268,14 +274,16 @@ export function startUnary(
       sendStatus({ code: grpc.status.INTERNAL, details: SEND_ERROR_DETAILS ? `Error serializing response: ${errorMessage(e)}` : 'Error serializing response', metadata: null });
       return;
     }
+    const release = serializerRelease(h.serialize)?.(value);
     let bodyBytes = 0;
     for (const p of parts) bodyBytes += p.length;
     if (limits.maxSendBytes !== -1 && bodyBytes > limits.maxSendBytes) {
+      release?.();
       sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: `Sent message larger than max (${bodyBytes + GRPC_MESSAGE_HEADER_BYTES} vs. ${limits.maxSendBytes})`, metadata: null });
       return;
     }
     finish();
-    reply.message(parts, bodyBytes, trailer ?? null);
+    reply.message(parts, bodyBytes, trailer ?? null, release);
   };
 
   // grpc-timeout as grpc-js reads it (its first value, through Metadata when unusual).

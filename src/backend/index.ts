@@ -4,7 +4,7 @@
  */
 export { DB, compact, type OpenOptions, DEFAULT_PAGE_CACHE_BYTES, DEFAULT_PAGE_SIZE, DEFAULT_FILL_PERCENT, DEFRAG_SUFFIX } from './db';
 export { ReadTx, WriteTx } from './tx';
-export { exportSnapshot, openSnapshot, type SnapshotHandle } from './snapshot';
+export { closeSnapshotHandle, exportSnapshot, openSnapshot, type SnapshotHandle } from './snapshot';
 export { RunBuffers } from './run-buffers';
 export { Bucket } from './bucket';
 export { Cursor, type Entry, type RawVisitor } from './cursor';

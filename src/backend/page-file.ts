@@ -168,12 +168,13 @@ export class PageFile {
     return new Promise((resolve, reject) => fs.fdatasync(this.fd, (err) => (err ? reject(err) : resolve())));
   }
 
-  close(): void {
+  /** Ends reading; closes the descriptor unless `keepFd` (someone else owns it). */
+  close(keepFd = false): void {
     if (this.closed) return;
     this.closed = true;
     this.cache.clear();
     this.run = null;
-    fs.closeSync(this.fd);
+    if (!keepFd) fs.closeSync(this.fd);
   }
 
   get isClosed(): boolean {

@@ -1,7 +1,7 @@
 /**
  * Exported snapshots (snapshot.ts): a reader opened from the handle sees exactly the exported
  * transaction's data, whatever commits, defragments or closes the db does afterwards while the
- * exporter's reader stays open; it closes its descriptor when it ends. Read-ahead
+ * exporter's reader stays open; the descriptor is the exporter's to close. Read-ahead
  * (page-file.ts) gives the same bytes as page-by-page reads, overflow pages included, and still
  * refuses a page whose header names another page; run memory reused from reader to reader
  * (run-buffers.ts) gives the same bytes, and the pool keeps no more than its bound.
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { DB } from './db';
 import { PageFile } from './page-file';
 import { RunBuffers } from './run-buffers';
-import { exportSnapshot, openSnapshot } from './snapshot';
+import { closeSnapshotHandle, exportSnapshot, openSnapshot } from './snapshot';
 import type { ReadTx } from './tx';
 import { scratchDir } from './test-util';
 
@@ -55,7 +55,9 @@ test('a snapshot reader sees the exported data through later commits, a defragme
   const first = openSnapshot(handles[0]!, 1 << 20);
   assert.deepEqual(entries(first, 'k'), want);
   first.rollback();
-  assert.throws(() => fs.fstatSync(handles[0]!.fd), { code: 'EBADF' }, 'ending the reader closes its descriptor');
+  assert.ok(fs.fstatSync(handles[0]!.fd).isFile(), 'ending the reader leaves the descriptor to the exporter');
+  closeSnapshotHandle(handles[0]!);
+  assert.throws(() => fs.fstatSync(handles[0]!.fd), { code: 'EBADF' });
 
   const fileBefore = fs.statSync(file).ino;
   db.defragment();
@@ -70,19 +72,23 @@ test('a snapshot reader sees the exported data through later commits, a defragme
   const third = openSnapshot(handles[2]!, 1 << 20, 3);
   assert.deepEqual(entries(third, 'k'), want);
   third.rollback();
+  closeSnapshotHandle(handles[1]!);
+  closeSnapshotHandle(handles[2]!);
 });
 
 test('a snapshot reader refuses writes and reads nothing past its exported size', () => {
   const db = DB.open(fileName(), { noSync: true });
   fill(db, 1);
   const tx = db.beginRead();
-  const snap = openSnapshot(exportSnapshot(tx), 1 << 20);
+  const handle = exportSnapshot(tx);
+  const snap = openSnapshot(handle, 1 << 20);
   assert.equal(snap.writable, false);
   assert.equal(snap.id, tx.id);
   assert.equal(snap.size, tx.size);
   assert.throws(() => snap.page(tx.meta.pgid), /out of bounds/);
   snap.rollback();
-  snap.rollback(); // idempotent: the descriptor is closed once
+  snap.rollback(); // idempotent
+  closeSnapshotHandle(handle);
   tx.rollback();
   db.close();
 });
@@ -148,9 +154,11 @@ test('readers reusing run memory read what fresh ones read; the pool keeps at mo
   for (let round = 2; round < 6; round++) {
     const tx = db.beginRead();
     want.push(entries(tx, 'k'));
-    const snap = openSnapshot(exportSnapshot(tx), 16 * 1024, 4, runs);
+    const handle = exportSnapshot(tx);
+    const snap = openSnapshot(handle, 16 * 1024, 4, runs);
     assert.deepEqual(entries(snap, 'k'), want.at(-1));
     snap.rollback();
+    closeSnapshotHandle(handle);
     runs.recycle();
     assert.equal(runs.keptBytes, 3 * runBytes, 'kept 3 whole runs, the most that fit the bound');
     tx.rollback();

@@ -6,15 +6,18 @@
  *   const handle = exportSnapshot(tx);         // structured-cloneable; owns a new descriptor
  *   worker.postMessage(handle) ...             // there: const snap = openSnapshot(handle, bytes)
  *   ...                                        //        ...reads...; snap.rollback()
- *   tx.rollback();                             // only once the other thread is done
+ *   closeSnapshotHandle(handle);               // only once the other thread is done
+ *   tx.rollback();
  *
  * Why it is safe: a committed transaction's pages are in the file before its meta becomes the
  * db's (tx.ts commits write them first, synchronously or awaited), the other thread reads
  * them with pread, and no later commit writes a page an open read transaction can see. The
  * handle's descriptor is opened anew from the exporter's (Linux /proc/self/fd), so it keeps
- * the file alive whatever the db does meanwhile (a defragment replacing the file, a close);
- * the reader closes it when it ends. The exporter's read transaction must stay open until
- * then: once it ends, a commit may reuse a page the reader is about to read.
+ * the file alive whatever the db does meanwhile (a defragment replacing the file, a close).
+ * The exporting side closes it (closeSnapshotHandle), not the reader: it knows when the reader
+ * is done or gone, and Node warns when a worker closes a descriptor it did not open. The
+ * exporter's read transaction must stay open until then: once it ends, a commit may reuse a
+ * page the reader is about to read.
  */
 import * as fs from 'node:fs';
 import { backendError } from './errors';
@@ -25,7 +28,7 @@ import { ReadTx, type TxHost } from './tx';
 
 /** What a reader in another thread needs to read one committed snapshot. */
 export interface SnapshotHandle {
-  /** A descriptor of the file opened for this handle alone; openSnapshot's reader closes it. */
+  /** A descriptor of the file opened for this handle alone; closeSnapshotHandle() closes it. */
   readonly fd: number;
   readonly pageSize: number;
   /** The file's size when exported (every page of the snapshot lies below it). */
@@ -40,23 +43,22 @@ export function exportSnapshot(tx: ReadTx): SnapshotHandle {
   return { fd, pageSize: tx.pageSize, sizeBytes: tx.file.sizeBytes, meta: copyMeta(tx.meta) };
 }
 
+/** Closes the descriptor of `handle` (exportSnapshot's), once no reader of it is left. */
+export function closeSnapshotHandle(handle: SnapshotHandle): void {
+  fs.closeSync(handle.fd);
+}
+
 /**
  * A read transaction over the snapshot of `handle`, with a page cache of `cacheBytes` of its
- * own, reading `readAheadPages` pages per miss (page-file.ts). rollback() closes the handle's
- * descriptor; use the handle once.
+ * own, reading `readAheadPages` pages per miss (page-file.ts). rollback() ends it and leaves
+ * the handle's descriptor open (closeSnapshotHandle).
  */
 export function openSnapshot(handle: SnapshotHandle, cacheBytes: number, readAheadPages = 1, runs: RunBuffers | null = null): ReadTx {
-  let file: PageFile;
-  try {
-    file = new PageFile(handle.fd, handle.pageSize, cacheBytes, handle.sizeBytes, readAheadPages, runs);
-  } catch (e) {
-    fs.closeSync(handle.fd);
-    throw e;
-  }
+  const file = new PageFile(handle.fd, handle.pageSize, cacheBytes, handle.sizeBytes, readAheadPages, runs);
   try {
     return new ReadTx(new SnapshotHost(file), file, copyMeta(handle.meta));
   } catch (e) {
-    file.close();
+    file.close(true);
     throw e;
   }
 }
@@ -72,7 +74,7 @@ class SnapshotHost implements TxHost {
   constructor(private readonly file: PageFile) {}
 
   endRead(): void {
-    this.file.close();
+    this.file.close(true);
   }
 
   writeFreelist(): never {

@@ -25,7 +25,7 @@
  * Nothing here blocks on I/O except the backend's own synchronous reads and commits.
  */
 import { assert, FloeError } from '../pkg';
-import { exportSnapshot, type BatchTx, type DB, type RawVisitor, type SnapshotHandle } from '../backend';
+import { closeSnapshotHandle, exportSnapshot, type BatchTx, type DB, type RawVisitor, type SnapshotHandle } from '../backend';
 import { runCompaction, type CompactionConfig, type CompactionHost, type CompactionMetrics } from './compaction';
 import { mvccError, ERR_COMPACTED, ERR_FUTURE_REV, ERR_MVCC_CLOSED } from './errors';
 import { hashKV, hashBackend, type HashHost, type HashKVResult, type HashResult } from './hash';
@@ -343,7 +343,8 @@ export class KvStore implements TxnHost, RangeReaderHost {
   /**
    * @internal A snapshot of the backend holding every revision up to the current one, for a
    * reader in another thread (record-snapshot.ts): commits the batch's pending writes, then
-   * pins a read transaction until release() (which must come after that reader is done).
+   * pins a read transaction until release() (which must come after that reader is done, and
+   * also closes the handle's descriptor).
    */
   exportRecords(): { readonly handle: SnapshotHandle; release(): void } {
     this.checkOpen();
@@ -351,7 +352,14 @@ export class KvStore implements TxnHost, RangeReaderHost {
     this.batch.commit();
     const tx = this.db.beginRead();
     try {
-      return { handle: exportSnapshot(tx), release: () => tx.rollback() };
+      const handle = exportSnapshot(tx);
+      return {
+        handle,
+        release: () => {
+          closeSnapshotHandle(handle);
+          tx.rollback();
+        },
+      };
     } catch (e) {
       tx.rollback();
       throw e;

@@ -4,12 +4,15 @@
  * windows of random sizes; the worker really fetched them (its counters, its thread's nice
  * value); a job that fails reading fails its fetch only, and a closed offload refuses new
  * jobs; a worker that cannot start or dies leaves its windows to be swept on the range's own
- * thread, and the next job starts a new worker.
+ * thread, and the next job starts a new worker. Answers lie in slabs the worker reuses once
+ * they are released, and in memory of its own when every slab is taken.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { etcdServices } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
 import { Rng } from '../pkg';
@@ -18,6 +21,7 @@ import { b, closeStore, openStore, tempDir, forSeedsAsync, type OpenStore } from
 import { applyRange } from './apply-kv';
 import { RangeOffload } from './range-offload';
 import { rangeInSlices } from './range-sliced';
+import { takeWireRelease } from './range-wire';
 import { rangeReq } from './test-util';
 
 const encode = etcdServices().kv.Range.responseSerialize as (resp: pb.RangeResponse) => Buffer;
@@ -46,7 +50,9 @@ async function withOffload(nice: number, fn: (s: OpenStore, offload: RangeOffloa
 }
 
 test('windows fetched by the worker give the one-shot answer, with writes and commits between slices', async () => {
-  const offload = new RangeOffload({ nice: 0 });
+  // Small slabs, few of them: answers span several, big values need memory of the worker's
+  // own, and answers left unreleased exhaust the pool.
+  const offload = new RangeOffload({ nice: 0, slabBytes: 16 * 1024, slabLimit: 24 });
   try {
     await forSeedsAsync(3, (seed) =>
       withStore(async (s) => {
@@ -99,6 +105,7 @@ test('windows fetched by the worker give the one-shot answer, with writes and co
           });
           resp.header = { revision };
           assert.ok(encode(resp).equals(encode(oneShot)), `seed ${seed} request ${q}: the answers differ`);
+          if (rng.chance(0.7)) takeWireRelease(resp)?.();
           assert.equal(s.store.openReaders, 0);
         }
         await Promise.all(compactions);
@@ -110,6 +117,68 @@ test('windows fetched by the worker give the one-shot answer, with writes and co
     await offload.close();
   }
 });
+
+test('answers lie in slabs reused once released; with every slab taken the worker uses memory of its own', () =>
+  withStore(async (s) => {
+    const offload = new RangeOffload({ nice: 0, slabBytes: 8192, slabLimit: 6 });
+    try {
+      for (let i = 0; i < 600; i++) s.store.put(key(i), b(`v${i}`.padEnd(60, '.')));
+      const r = rangeReq('k', 'l');
+      const view = s.store.read();
+      const want = encode(applyRange(view, r));
+      view.end();
+      const range = async (): Promise<pb.RangeResponse> => {
+        const { resp } = await rangeInSlices(s.store, r, { offload });
+        resp.header = {};
+        assert.ok(encode(resp).equals(want), 'the answer differs');
+        return resp;
+      };
+      const first = await range();
+      const { created } = offload.slabCounts();
+      assert.ok(created >= 3 && created <= 6, `an answer of ${want.length} bytes in ${created} slabs of 8 KiB`);
+      assert.deepEqual(offload.slabCounts(), { created, taken: created }, 'held by the answer');
+      takeWireRelease(first)!();
+      assert.deepEqual(offload.slabCounts(), { created, taken: 0 });
+      const second = await range();
+      assert.deepEqual(offload.slabCounts(), { created, taken: created }, 'the same slabs again, none created');
+      // Held: the next answers find the pool short and end in memory of the worker's own.
+      const third = await range();
+      const fourth = await range();
+      assert.deepEqual(offload.slabCounts(), { created: 6, taken: 6 });
+      for (const resp of [second, third, fourth]) takeWireRelease(resp)!();
+      assert.deepEqual(offload.slabCounts(), { created: 6, taken: 0 });
+      assert.equal(takeWireRelease(fourth), undefined, 'released once');
+      // Pairs decoded before the release are copies; decoding after it is refused.
+      assert.equal(fourth.kvs?.length, 600);
+      const { resp: unread } = await rangeInSlices(s.store, r, { offload });
+      takeWireRelease(unread)!();
+      assert.throws(() => unread.kvs, /read after its memory was released/);
+    } finally {
+      await offload.close();
+    }
+  }));
+
+test('an answer nobody took releases its slabs when it is garbage-collected', () =>
+  withStore(async (s) => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const offload = new RangeOffload({ nice: 0, slabBytes: 8192, slabLimit: 8 });
+    try {
+      for (let i = 0; i < 300; i++) s.store.put(key(i), b(`v${i}`.padEnd(60, '.')));
+      let resp: pb.RangeResponse | null = (await rangeInSlices(s.store, rangeReq('k', 'l'), { offload })).resp;
+      assert.ok(offload.slabCounts().taken > 0);
+      assert.equal(resp.kvs?.length, 300);
+      resp = null;
+      const deadline = Date.now() + 5000;
+      while (offload.slabCounts().taken > 0 && Date.now() < deadline) {
+        gc();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(offload.slabCounts().taken, 0, 'the collected answer released its slabs');
+    } finally {
+      await offload.close();
+    }
+  }));
 
 test('records looked up here and windows fetched by the worker come out in key order', () =>
   withOffload(0, async (s, offload) => {
@@ -164,7 +233,7 @@ test('a job that fails fails its own fetch only; a closed offload refuses new on
     const late = s.store.exportRecords();
     await assert.rejects(offload.fetch(late.handle, list, 4), { code: 'ERR_RANGE_OFFLOAD_CLOSED' });
     late.release();
-    assert.throws(() => fs.fstatSync(late.handle.fd), { code: 'EBADF' }, 'the refused job closed its descriptor');
+    assert.throws(() => fs.fstatSync(late.handle.fd), { code: 'EBADF' }, 'the release closed the descriptor');
   });
 });
 

@@ -10,22 +10,25 @@
  * So when a range's reader has gathered a window of wanted revisions dense enough to sweep
  * (range-window.ts), the window goes here: the store commits its batch and exports a snapshot
  * of the backend (backend/snapshot.ts), and the worker (range-worker.ts) sweeps it through its
- * own file descriptor, at a lower scheduling priority, and transfers the wire chunks back. The
- * member's thread keeps the index walk and the socket writes. Windows of all ranges queue in
- * one worker, in order.
+ * own file descriptor, at a lower scheduling priority, writing the wire form into slabs shared
+ * with this thread (range-slabs.ts). The member's thread keeps the index walk and the socket
+ * writes, and releases a window's slabs once its answer is sent (OffloadedWindow.release).
+ * Windows of all ranges queue in one worker, in order.
  *
  * Limits: one worker; its page cache is RANGE_WORKER_CACHE_BYTES (the swept pages themselves
- * are read through it once per window). If the worker cannot start or dies, the jobs it held
- * fail with a worker-lost error (workerLost()), their ranges sweep those windows on the
- * member's thread as before, and the next job starts a new worker.
+ * are read through it once per window); its slabs are RANGE_SLAB_LIMIT of RANGE_SLAB_BYTES
+ * (range-slabs.ts). If the worker cannot start or dies, the jobs it held fail with a
+ * worker-lost error (workerLost()), their ranges sweep those windows on the member's thread as
+ * before, and the next job starts a new worker with slabs of its own (answers still holding
+ * the old ones keep them until they are released).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { SnapshotHandle } from '../backend';
 import type { RevisionList } from '../mvcc';
 import { FloeError } from '../pkg';
 import type { RangeJob, RangeJobResult, RangeWorkerData } from './range-worker';
+import { RANGE_SLAB_BYTES, RANGE_SLAB_LIMIT, SlabTable } from './range-slabs';
 
 /** The worker's nice value: below the member's thread on a busy machine, not starved on an idle one. */
 export const RANGE_WORKER_NICE = 10;
@@ -36,9 +39,12 @@ export const RANGE_WORKER_KEEP_RUN_BYTES = 64 << 20;
 
 /** A window's records in wire form, and how they were found. */
 export interface OffloadedWindow {
+  /** Views of the worker's slabs (or memory it transferred): valid until release(). */
   readonly chunks: Buffer[];
   readonly swept: number;
   readonly lookedUp: number;
+  /** Frees the chunks' slabs; call it once, when nothing reads the chunks any more. */
+  readonly release: () => void;
 }
 
 export interface RangeOffloadOptions {
@@ -46,6 +52,9 @@ export interface RangeOffloadOptions {
   readonly nice?: number;
   readonly cacheBytes?: number;
   readonly keepRunBytes?: number;
+  /** Slabs (range-slabs.ts): how many at most, and their size. */
+  readonly slabLimit?: number;
+  readonly slabBytes?: number;
   /** The worker's script; default range-worker.js (tests give one that fails). */
   readonly script?: string;
 }
@@ -60,6 +69,8 @@ export function workerLost(e: unknown): boolean {
 }
 
 interface Pending {
+  /** The slabs of the worker the job went to. */
+  readonly slabs: SlabTable;
   readonly resolve: (w: OffloadedWindow) => void;
   readonly reject: (e: Error) => void;
 }
@@ -67,19 +78,22 @@ interface Pending {
 /** The member's range worker; see the file comment. */
 export class RangeOffload {
   private worker: Worker | null = null;
+  /** The slabs of the current worker. */
+  private slabs: SlabTable | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closed = false;
-  private readonly data: RangeWorkerData;
+  private readonly opts: RangeOffloadOptions;
   private readonly script: string;
 
   constructor(opts: RangeOffloadOptions = {}) {
     this.script = opts.script ?? path.join(__dirname, 'range-worker.js');
-    this.data = {
-      nice: opts.nice ?? RANGE_WORKER_NICE,
-      cacheBytes: opts.cacheBytes ?? RANGE_WORKER_CACHE_BYTES,
-      keepRunBytes: opts.keepRunBytes ?? RANGE_WORKER_KEEP_RUN_BYTES,
-    };
+    this.opts = opts;
+  }
+
+  /** The current worker's slabs: created so far, and taken now (by the worker or by answers not sent yet). */
+  slabCounts(): { readonly created: number; readonly taken: number } {
+    return this.slabs?.counts() ?? { created: 0, taken: 0 };
   }
 
   /** Windows fetched so far. */
@@ -91,23 +105,18 @@ export class RangeOffload {
   }
 
   /**
-   * Fetches the records of `revs` from `handle`'s snapshot. The handle's descriptor is taken
-   * (the worker closes it, or this does when the job cannot be sent); the caller keeps the
-   * snapshot pinned until this settles. `revs` is copied (1.6 MB for 100k revisions), so that
-   * the caller can still sweep it itself when the worker is lost (workerLost()).
-   * If the worker dies in a job, that job's descriptor stays open (it may or may not have been
-   * closed there): one descriptor per crash.
+   * Fetches the records of `revs` from `handle`'s snapshot. The caller keeps the snapshot
+   * pinned and its descriptor open until this settles (the worker is then done with it, or
+   * gone). `revs` is copied (1.6 MB for 100k revisions), so that the caller can still sweep it
+   * itself when the worker is lost (workerLost()).
    */
   fetch(handle: SnapshotHandle, revs: RevisionList, sweepFactor: number): Promise<OffloadedWindow> {
-    if (this.closed) {
-      fs.closeSync(handle.fd);
-      return Promise.reject(new FloeError('ERR_RANGE_OFFLOAD_CLOSED', 'range worker: closed'));
-    }
+    if (this.closed) return Promise.reject(new FloeError('ERR_RANGE_OFFLOAD_CLOSED', 'range worker: closed'));
     let worker: Worker;
+    let slabs: SlabTable;
     try {
-      worker = this.ensureWorker();
+      [worker, slabs] = this.ensureWorker();
     } catch (e) {
-      fs.closeSync(handle.fd);
       return Promise.reject(new FloeError('ERR_RANGE_OFFLOAD_START', `range worker: cannot start: ${(e as Error).message}`));
     }
     const id = this.nextId++;
@@ -115,12 +124,11 @@ export class RangeOffload {
     const subs = revs.arrays().subs.slice(0, revs.length);
     const job: RangeJob = { id, handle, mains, subs, length: revs.length, sweepFactor };
     return new Promise<OffloadedWindow>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { slabs, resolve, reject });
       try {
         worker.postMessage(job, [mains.buffer as ArrayBuffer, subs.buffer as ArrayBuffer]);
       } catch (e) {
         this.pending.delete(id);
-        fs.closeSync(handle.fd);
         throw e;
       }
       if (this.pending.size === 1) worker.ref();
@@ -132,20 +140,31 @@ export class RangeOffload {
     this.closed = true;
     const w = this.worker;
     this.worker = null;
+    this.slabs = null;
     if (w !== null) await w.terminate();
     this.failAll(new FloeError('ERR_RANGE_OFFLOAD_CLOSED', 'range worker: closed'));
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker !== null) return this.worker;
-    const w = new Worker(this.script, { workerData: this.data });
+  private ensureWorker(): [Worker, SlabTable] {
+    if (this.worker !== null && this.slabs !== null) return [this.worker, this.slabs];
+    const opts = this.opts;
+    const slabs = new SlabTable(opts.slabLimit ?? RANGE_SLAB_LIMIT);
+    const data: RangeWorkerData = {
+      nice: opts.nice ?? RANGE_WORKER_NICE,
+      cacheBytes: opts.cacheBytes ?? RANGE_WORKER_CACHE_BYTES,
+      keepRunBytes: opts.keepRunBytes ?? RANGE_WORKER_KEEP_RUN_BYTES,
+      slabStates: slabs.states,
+      slabBytes: opts.slabBytes ?? RANGE_SLAB_BYTES,
+    };
+    const w = new Worker(this.script, { workerData: data });
     // Only a job in flight keeps the process alive.
     w.unref();
     w.on('message', (r: RangeJobResult) => this.settle(w, r));
     w.on('error', (e) => this.lost(w, new FloeError('ERR_RANGE_OFFLOAD_LOST', `range worker: ${e.message}`)));
     w.on('exit', (code) => this.lost(w, new FloeError('ERR_RANGE_OFFLOAD_EXIT', `range worker: exited with code ${code}`)));
     this.worker = w;
-    return w;
+    this.slabs = slabs;
+    return [w, slabs];
   }
 
   private settle(w: Worker, r: RangeJobResult): void {
@@ -153,19 +172,31 @@ export class RangeOffload {
     if (p === undefined) return;
     this.pending.delete(r.id);
     if (this.pending.size === 0) w.unref();
+    const slabs = p.slabs;
+    for (const [index, memory] of r.created) slabs.learn(index, memory);
     if ('error' in r) {
       p.reject(new FloeError('ERR_RANGE_OFFLOAD', `range worker: ${r.error}`));
       return;
     }
     this.windows++;
     const chunks: Buffer[] = [];
-    for (let i = 0; i < r.chunks.length; i++) chunks.push(Buffer.from(r.chunks[i] as ArrayBuffer, 0, r.lengths[i] as number));
-    p.resolve({ chunks, swept: r.swept, lookedUp: r.lookedUp });
+    const held: number[] = [];
+    let own = 0;
+    for (let i = 0; i < r.slabs.length; i++) {
+      const slab = r.slabs[i] as number;
+      const length = r.lengths[i] as number;
+      if (slab >= 0) {
+        held.push(slab);
+        chunks.push(slabs.bytes(slab, length));
+      } else chunks.push(Buffer.from(r.own[own++] as ArrayBuffer, 0, length));
+    }
+    p.resolve({ chunks, swept: r.swept, lookedUp: r.lookedUp, release: slabs.releaser(held) });
   }
 
   private lost(w: Worker, e: Error): void {
     if (this.worker !== w) return;
     this.worker = null;
+    this.slabs = null;
     this.failAll(e);
   }
 

@@ -108,6 +108,8 @@ export async function rangeInSlices(
     offload: offload !== undefined,
   });
   const chunks: Buffer[] = [];
+  // Releases of the worker's memory the fetched windows lie in (range-slabs.ts).
+  const lent: (() => void)[] = [];
   const kept: Kept[] = [];
   const keysOnly = r.keys_only;
   // Records are copied straight into `cur` (a view into backend pages is valid in this turn
@@ -156,6 +158,7 @@ export async function rangeInSlices(
         if (fetched === null) {
           reader.sweepHere(window); // no worker: swept here, in the steps that follow
         } else {
+          lent.push(fetched.release);
           for (const c of fetched.chunks) chunks.push(c);
           reader.finishWindow(fetched.swept, fetched.lookedUp);
           done = reader.done;
@@ -167,6 +170,9 @@ export async function rangeInSlices(
       await nextTurn();
       sliceStart = performance.now();
     }
+  } catch (e) {
+    for (const release of lent) release();
+    throw e;
   } finally {
     reader.close();
   }
@@ -197,7 +203,8 @@ export async function rangeInSlices(
   const resp: pb.RangeResponse = { header: {} };
   if (more) resp.more = true;
   if (reader.count !== 0) resp.count = reader.count;
-  return { resp: attachWireKvs(resp, chunks), revision: reader.revision };
+  const release = lent.length === 0 ? undefined : () => lent.forEach((r) => r());
+  return { resp: attachWireKvs(resp, chunks, release), revision: reader.revision };
 }
 
 /**
