@@ -65,3 +65,85 @@ test('the batch commits by itself once intervalMs has passed since the first pen
   batch.close();
   db.close();
 });
+
+test('seqPut fills the pages of appended keys to 90%, as etcd does; put leaves them half full', () => {
+  // 20 commits of 1000 appended pairs each (ascending 8-byte keys, 100-byte values).
+  const leafFill = (seq: boolean): { leaves: number; bytesPerLeaf: number } => {
+    const db = fresh();
+    const batch = new BatchTx(db, { intervalMs: 60_000, limit: 1000 });
+    batch.createBucket(b('key'));
+    const value = Buffer.alloc(100, 'v');
+    for (let i = 0; i < 20_000; i++) {
+      const k = Buffer.alloc(8);
+      k.writeUInt32BE(i, 4);
+      if (seq) batch.seqPut(b('key'), k, value);
+      else batch.put(b('key'), k, value);
+    }
+    batch.commit();
+    const st = db.stats();
+    db.close();
+    return { leaves: st.leafPages, bytesPerLeaf: (20_000 * (16 + 8 + 100)) / st.leafPages };
+  };
+  const seq = leafFill(true);
+  const plain = leafFill(false);
+  assert.ok(seq.bytesPerLeaf > 0.85 * 4096 && seq.bytesPerLeaf <= 0.9 * 4096 + 124, `seqPut: ${seq.bytesPerLeaf.toFixed(0)} bytes per leaf`);
+  assert.ok(plain.bytesPerLeaf > 0.45 * 4096 && plain.bytesPerLeaf <= 0.5 * 4096 + 124, `put: ${plain.bytesPerLeaf.toFixed(0)} bytes per leaf`);
+  // The fill percent lasts for its transaction only: a later plain put splits at the default.
+  const db = fresh();
+  const batch = new BatchTx(db, { intervalMs: 60_000, limit: 100_000 });
+  batch.createBucket(b('key'));
+  batch.seqPut(b('key'), b('a'), b('1'));
+  batch.commit();
+  db.update((tx) => assert.equal(tx.bucket(b('key'))!.fillPercent, null, 'a new transaction starts at the db default'));
+  batch.close();
+  db.close();
+});
+
+test('a pipelined commit falling due while another waits for its syncs waits for them, its batch growing', async () => {
+  const db = fresh();
+  const batch = new BatchTx(db, { intervalMs: 60_000, limit: 10, pipelined: true });
+  batch.createBucket(b('kv'));
+  // One synchronous run of writes: the first commit (at 10) is still syncing when the next falls due.
+  for (let i = 0; i < 100; i++) batch.put(b('kv'), b(`k${String(i).padStart(3, '0')}`), b('v'));
+  assert.equal(batch.commits, 1);
+  assert.equal(batch.deferredCommits, 1, 'every later due commit joined the one put off');
+  assert.equal(batch.pendingOps, 91);
+  assert.ok(db.pendingDurable <= 1);
+  await db.flush();
+  await sleep(0);
+  assert.equal(batch.commits, 2, 'the put-off commit came once the first was durable');
+  assert.equal(batch.pendingOps, 0);
+  await db.flush();
+  let keys = 0;
+  db.view((tx) => tx.bucket(b('kv'))!.forEach(() => keys++));
+  assert.equal(keys, 100);
+  batch.close();
+  await db.flush();
+  db.close();
+});
+
+test('small pipelined batches with real syncs keep reusing pages: the file stops growing', async () => {
+  // Overwrites of 400 keys in batches of 20, with real syncs: every commit frees pages of the
+  // previous tree, reusable once a newer commit is durable. The file's size after 6000 and
+  // after 12000 writes: commits queued faster than the disk synced them kept growing it.
+  const sizes = async (pipelined: boolean): Promise<[number, number]> => {
+    const db = DB.open(path.join(dir, `sync${n++}.db`));
+    const batch = new BatchTx(db, { intervalMs: 60_000, limit: 20, pipelined });
+    batch.createBucket(b('kv'));
+    const value = Buffer.alloc(200, 'v');
+    const out: number[] = [];
+    for (let i = 0; i < 12_000; i++) {
+      batch.put(b('kv'), b(`k${String(i % 400).padStart(3, '0')}`), value);
+      if (i % 100 === 99) await sleep(0);
+      if (i % 6000 === 5999) out.push(db.stats().fileSizeBytes);
+    }
+    batch.close();
+    await db.flush();
+    db.close();
+    return [out[0]!, out[1]!];
+  };
+  const [syncHalf, sync] = await sizes(false);
+  const [half, whole] = await sizes(true);
+  assert.ok(whole <= half * 1.1, `pipelined: ${half} bytes after 6000 writes, ${whole} after 12000`);
+  assert.ok(whole <= 3 * sync, `pipelined ${whole} bytes, synchronous ${sync} (${syncHalf} half way)`);
+});

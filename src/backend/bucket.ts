@@ -56,6 +56,13 @@ export class Bucket {
   rootNode: Node | null = null;
   /** Set when deleteBucket removed this bucket: further writes through it are refused. */
   deleted = false;
+  /**
+   * bbolt's Bucket.FillPercent: how full this transaction's commit fills the pages it writes
+   * for this bucket before splitting (clamped to [0.1, 1.0]); null: the db's (0.5 unless
+   * opened otherwise). It lasts for the transaction: a new one's handle starts at null.
+   * Append-only keys want it high (BatchTx.seqPut): a page left half full is never filled.
+   */
+  fillPercent: number | null = null;
   /** Open sub-buckets of a write transaction, by name (latin1: one char per byte). */
   private children: Map<string, Bucket> | null;
 
@@ -373,7 +380,7 @@ export class Bucket {
       }
     }
     if (this.rootNode === null) return false;
-    this.root = spillTree(ctx, this.rootNode);
+    this.root = spillTree(ctx, this.rootNode, this.fillPercent ?? ctx.fillPercent);
     this.rootNode = null;
     this.inline = null;
     return true;

@@ -339,19 +339,20 @@ function rebalanceChildren(ctx: TreeContext, parent: Node): boolean {
 }
 
 /**
- * Writes the materialised tree under `root` into new pages and returns the root page id. Every
- * node in the tree is rewritten (it was materialised because something under it changed).
+ * Writes the materialised tree under `root` into new pages, split at `fillPercent` of a page,
+ * and returns the root page id. Every node in the tree is rewritten (it was materialised
+ * because something under it changed).
  */
-export function spillTree(ctx: TreeContext, root: Node): number {
-  let pieces = spillNode(ctx, root);
+export function spillTree(ctx: TreeContext, root: Node, fillPercent = ctx.fillPercent): number {
+  let pieces = spillNode(ctx, root, fillPercent);
   while (pieces.length > 1) {
     // The root split: a new root branch holds the pieces (and may itself split).
-    pieces = spillNode(ctx, new Node(false, pieces, 0, 0));
+    pieces = spillNode(ctx, new Node(false, pieces, 0, 0), fillPercent);
   }
   return pieces[0]!.pgid;
 }
 
-function spillNode(ctx: TreeContext, n: Node): Inode[] {
+function spillNode(ctx: TreeContext, n: Node, fillPercent: number): Inode[] {
   if (!n.isLeaf) {
     let out: Inode[] | null = null;
     const inodes = n.inodes;
@@ -362,13 +363,13 @@ function spillNode(ctx: TreeContext, n: Node): Inode[] {
         continue;
       }
       out ??= inodes.slice(0, i);
-      for (const piece of spillNode(ctx, child)) out.push(piece);
+      for (const piece of spillNode(ctx, child, fillPercent)) out.push(piece);
     }
     if (out !== null) n.inodes = out;
   }
   freeNode(ctx, n);
   const ps = ctx.pageSize;
-  const starts = splitPoints(n, ps, ctx.fillPercent);
+  const starts = splitPoints(n, ps, fillPercent);
   const pieces: Inode[] = [];
   for (let s = 0; s < starts.length; s++) {
     const from = starts[s]!;

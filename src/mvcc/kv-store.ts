@@ -8,8 +8,8 @@
  *
  * Ordering rules:
  * - A write transaction's backend writes go to the batch at end(), after the changes, followed
- *   by the consistent index, in one run: the batch is committed first when the run would
- *   otherwise straddle the batch's operation limit. So every backend commit holds whole
+ *   by the consistent index, in one run that a batch commit never splits (BatchTx.inOneCommit:
+ *   a limit reached inside it commits after it). So every backend commit holds whole
  *   transactions, and a commit holding consistent index i holds every change applied up to
  *   entry i.
  * - compact(): the scheduled compaction revision is committed to the backend before any
@@ -409,11 +409,11 @@ export class KvStore implements TxnHost, RangeReaderHost {
     const events = txn.changes;
     if (events.length === 0) return;
     assert(txn.beginRev === this.currentRev, 'mvcc: the revision moved under an open write transaction');
-    const ops = txn.writes.length + (this.consistentIdxKnown ? 1 : 0);
-    const pending = this.batch.pendingOps;
-    if (pending > 0 && pending + ops > this.batch.limit) this.batch.commit();
-    for (const w of txn.writes) this.batch.put(KEY_BUCKET, w.revKey, w.value);
-    this.saveConsistentIndex();
+    this.batch.inOneCommit(() => {
+      // Revision keys only grow: etcd's sequential put, pages filled to 90%.
+      for (const w of txn.writes) this.batch.seqPut(KEY_BUCKET, w.revKey, w.value);
+      this.saveConsistentIndex();
+    });
     this.currentRev++;
     this.afterWrite(this.currentRev, events);
   }
