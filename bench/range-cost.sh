@@ -9,14 +9,8 @@
 # /usr/bin/time (Debian's time).
 set -euo pipefail
 rounds=2
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -r) rounds=$2; shift 2;;
-    --) shift; break;;
-    *) echo "usage: $0 [-r ROUNDS] [-- TARGET_COMMAND...]" >&2; exit 2;;
-  esac
-done
-target=("$@"); [ ${#target[@]} -gt 0 ] || target=(./bin/floe)
+. "$(dirname "$0")/lib/args.sh"
+bench_args r "$@"
 load=$(../shared/bench/etcdload/build.sh | tail -n 1)
 work=$(mktemp -d /tmp/range-cost.XXXXXX)
 pid=""

@@ -16,16 +16,8 @@ set -euo pipefail
 keys=1000000
 rounds=3
 puts=20000
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -n) keys=$2; shift 2;;
-    -r) rounds=$2; shift 2;;
-    -p) puts=$2; shift 2;;
-    --) shift; break;;
-    *) echo "usage: $0 [-n KEYS] [-r ROUNDS] [-p PUTS] [-- TARGET_COMMAND...]" >&2; exit 2;;
-  esac
-done
-target=("$@"); [ ${#target[@]} -gt 0 ] || target=(./bin/floe)
+. "$(dirname "$0")/lib/args.sh"
+bench_args rpn "$@"
 load=$(../shared/bench/etcdload/build.sh | tail -n 1)
 work=$(mktemp -d /tmp/footprint.XXXXXX)
 pid=""

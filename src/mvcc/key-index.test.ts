@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AssertionError, isFloeError } from '../pkg';
 import { KeyIndex, ERR_REVISION_NOT_FOUND, type GenerationView } from './key-index';
-import { RevisionSet, type Revision } from './revision';
+import { RevisionList, RevisionSet, type Revision } from './revision';
 
 const r = (main: number, sub = 0): Revision => ({ main, sub });
 const gen = (created: Revision, version: number, revs: Revision[]): GenerationView => ({ created, version, revs });
@@ -244,14 +244,31 @@ test('get on a long history finds the right revision at every point (binary sear
   }
 });
 
-test('modifiedAt and existsAt agree with get at every revision, before and after compaction', () => {
-  const ki = fooHistory();
-  for (const compactAt of [0, 4, 11, 14]) {
-    if (compactAt > 0) ki.compact(compactAt, new RevisionSet());
-    for (let at = compactAt; at <= 18; at++) {
-      const got = ki.get(at);
-      assert.deepEqual(ki.modifiedAt(at), got === null ? null : got.modified, `modifiedAt(${at}) after compact(${compactAt})`);
-      assert.equal(ki.existsAt(at), got !== null, `existsAt(${at}) after compact(${compactAt})`);
+test('modifiedAt, modifiedAtInto and existsAt agree with get at every revision, before and after compaction', () => {
+  // fooHistory ends deleted; the same followed by a new life ends alive (the fast path of
+  // modifiedAtInto and existsAt: the current generation's last revision).
+  const alive = fooHistory();
+  alive.put(17, 0);
+  alive.put(18, 0);
+  const restored = new KeyIndex();
+  restored.restore({ main: 3, sub: 0 }, { main: 9, sub: 2 }, 4);
+  for (const [name, ki, compactions] of [
+    ['deleted', fooHistory(), [0, 4, 11, 14]],
+    ['alive', alive, [0, 4, 11, 14, 17]],
+    ['restored', restored, [0, 5, 9, 12]],
+  ] as const) {
+    for (const compactAt of compactions) {
+      if (compactAt > 0) ki.compact(compactAt, new RevisionSet());
+      ki.checkLast();
+      for (let at = compactAt; at <= 20; at++) {
+        const got = ki.get(at);
+        const what = `${name}: at ${at} after compact(${compactAt})`;
+        assert.deepEqual(ki.modifiedAt(at), got === null ? null : got.modified, `modifiedAt, ${what}`);
+        assert.equal(ki.existsAt(at), got !== null, `existsAt, ${what}`);
+        const into = new RevisionList();
+        assert.equal(ki.modifiedAtInto(at, into), got !== null, `modifiedAtInto, ${what}`);
+        assert.deepEqual(into.length === 0 ? null : into.at(0), got === null ? null : got.modified, `modifiedAtInto's revision, ${what}`);
+      }
     }
   }
 });

@@ -376,6 +376,7 @@ export class TreeIndex {
     let live = 0;
     this.tree.ascendFrom(undefined, (k, ki) => {
       assert(!ki.isEmpty(), () => `treeIndex: empty key index left for key ${fromIndexKey(k).toString('hex')}`);
+      ki.checkLast();
       assert(this.lookup(k) === ki, () => `treeIndex: maps and tree differ at key ${fromIndexKey(k).toString('hex')}`);
       if (ki.isLive()) live++;
     });
