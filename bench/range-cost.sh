@@ -11,12 +11,8 @@ set -euo pipefail
 rounds=2
 . "$(dirname "$0")/lib/args.sh"
 bench_args r "$@"
-load=$(../shared/bench/etcdload/build.sh | tail -n 1)
-work=$(mktemp -d /tmp/range-cost.XXXXXX)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
 . "$(dirname "$0")/lib/side.sh"
+side_setup range-cost
 port=24300
 reads=5
 ticks=$(getconf CLK_TCK)
@@ -24,9 +20,7 @@ ticks=$(getconf CLK_TCK)
 for r in $(seq 1 "$rounds"); do
   for side in etcd target; do
     start_side "$side" "$port"
-    common=(--endpoints="$ep" --conns=10 --clients=100 --json put --key-size=8 --val-size=256 --key-space-size=100000)
-    "$load" "${common[@]}" --total=100000 --sequential-keys >/dev/null
-    "$load" "${common[@]}" --total=20000 >/dev/null
+    fill_range_state
     sleep 1
     cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat"); t0=$(date +%s.%N)
     : >"$work/time"

@@ -25,3 +25,20 @@ start_side() {
 # start_side is fresh. The writes are flushed before anything else is measured: the kernel
 # writing back one server's files while the next one ran made the next one's fsyncs slow.
 stop_side() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; rm -rf "$data"; sync; }
+
+# side_setup NAME: builds etcdload ($load) and makes a scratch dir ($work, /tmp/NAME.*); at
+# exit the member of start_side, if one runs, is stopped and the scratch dir removed.
+side_setup() {
+  load=$(../shared/bench/etcdload/build.sh | tail -n 1)
+  work=$(mktemp -d "/tmp/$1.XXXXXX")
+  pid=""
+  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+}
+
+# fill_range_state: the state the big-range benches read, on the member of start_side: 100k
+# keys of 256-byte values loaded in order, then 20000 puts at random keys among them.
+fill_range_state() {
+  local common=(--endpoints="$ep" --conns=10 --clients=100 --json put --key-size=8 --val-size=256 --key-space-size=100000)
+  "$load" "${common[@]}" --total=100000 --sequential-keys >/dev/null
+  "$load" "${common[@]}" --total=20000 >/dev/null
+}
