@@ -120,8 +120,9 @@ export class RangeOffload {
       return Promise.reject(new FloeError('ERR_RANGE_OFFLOAD_START', `range worker: cannot start: ${(e as Error).message}`));
     }
     const id = this.nextId++;
-    const mains = revs.arrays().mains.slice(0, revs.length);
-    const subs = revs.arrays().subs.slice(0, revs.length);
+    const arrays = revs.arrays();
+    const mains = arrays.mains.slice(0, revs.length);
+    const subs = arrays.subs.slice(0, revs.length);
     const job: RangeJob = { id, handle, mains, subs, length: revs.length, sweepFactor };
     return new Promise<OffloadedWindow>((resolve, reject) => {
       this.pending.set(id, { slabs, resolve, reject });

@@ -27,7 +27,10 @@ export const WIRE_KVS: unique symbol = Symbol('floe.rangeWireKvs');
 /** RangeResponse field 2 (kvs), length-delimited. */
 export const KVS_TAG = 0x12;
 
-/** The hold of an answer on lent memory; the backstop releases it when the answer is collected untaken. */
+/**
+ * The hold of an answer on lent memory: released by whoever took it (takeWireRelease, which
+ * unregisters the backstop), or by the backstop when the answer is collected untaken.
+ */
 class WireHold {
   released = false;
   constructor(readonly free: () => void) {}
@@ -35,7 +38,6 @@ class WireHold {
   release(): void {
     if (this.released) return;
     this.released = true;
-    backstop.unregister(this);
     this.free();
   }
 }
