@@ -124,26 +124,29 @@ test('a pipelined commit falling due while another waits for its syncs waits for
 
 test('small pipelined batches with real syncs keep reusing pages: the file stops growing', async () => {
   // Overwrites of 400 keys in batches of 20, with real syncs: every commit frees pages of the
-  // previous tree, reusable once a newer commit is durable. The file's size after 6000 and
-  // after 12000 writes: commits queued faster than the disk synced them kept growing it.
-  const sizes = async (pipelined: boolean): Promise<[number, number]> => {
+  // previous tree, reusable once a newer commit is durable. Commits queued faster than the disk
+  // synced them grew the file without bound (24000 writes: 6 MiB at 6000, 75 MiB at 24000).
+  // Bounded, the high-water mark still steps up when a slow sync lets a put-off batch grow, so
+  // the checks allow steps but not a trend: from 12000 to 24000 writes at most x2.5, and never
+  // more than 6 times the synchronous file (measured: x1.0-1.5, and 1.4-2.8 times).
+  const sizes = async (pipelined: boolean): Promise<number[]> => {
     const db = DB.open(path.join(dir, `sync${n++}.db`));
     const batch = new BatchTx(db, { intervalMs: 60_000, limit: 20, pipelined });
     batch.createBucket(b('kv'));
     const value = Buffer.alloc(200, 'v');
     const out: number[] = [];
-    for (let i = 0; i < 12_000; i++) {
+    for (let i = 0; i < 24_000; i++) {
       batch.put(b('kv'), b(`k${String(i % 400).padStart(3, '0')}`), value);
       if (i % 100 === 99) await sleep(0);
-      if (i % 6000 === 5999) out.push(db.stats().fileSizeBytes);
+      if (i % 12_000 === 11_999) out.push(db.stats().fileSizeBytes);
     }
     batch.close();
     await db.flush();
     db.close();
-    return [out[0]!, out[1]!];
+    return out;
   };
-  const [syncHalf, sync] = await sizes(false);
+  const [, sync] = await sizes(false);
   const [half, whole] = await sizes(true);
-  assert.ok(whole <= half * 1.1, `pipelined: ${half} bytes after 6000 writes, ${whole} after 12000`);
-  assert.ok(whole <= 3 * sync, `pipelined ${whole} bytes, synchronous ${sync} (${syncHalf} half way)`);
+  assert.ok(whole! <= half! * 2.5, `pipelined: ${half} bytes after 12000 writes, ${whole} after 24000`);
+  assert.ok(whole! <= 6 * sync!, `pipelined ${whole} bytes, synchronous ${sync}`);
 });
