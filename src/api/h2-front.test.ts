@@ -12,6 +12,7 @@ import * as net from 'node:net';
 import { etcdServices } from '../etcdpb';
 import { encodeLiteralBlock, HpackDecoder, type HeaderField } from './hpack';
 import { CLIENT_PREFACE, ErrorCode, frameHeaderBlock, FLAG_ACK, FLAG_END_STREAM, FrameReader, FrameType, frame, rstStreamFrame, settingsFrame, Setting, windowUpdateFrame } from './h2-wire';
+import { MAX_SEND_AHEAD_BYTES } from './h2-front';
 import { grpcMessage as message, startHarness, type Harness } from './test-harness';
 
 let h: Harness;
@@ -82,6 +83,15 @@ class RawClient {
 
   close(): void {
     this.socket.destroy();
+  }
+
+  /** Stops reading the socket (the server's writes back up), until resume(). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   private wake(): void {
@@ -285,6 +295,43 @@ test('an answer in lent memory is released once its bytes left, or its stream or
     assert.deepEqual(released, [true, true, true, true], 'the dropped connection released its answer');
   } finally {
     h.member.lend = null;
+  }
+});
+
+test('a big answer goes to the socket at most MAX_SEND_AHEAD_BYTES ahead of a client that does not read', async () => {
+  const value = Buffer.alloc(10_000, 'w');
+  for (let i = 0; i < 1500; i++) await new Promise<void>((resolve, reject) => {
+    (h.client('kv') as unknown as { Put(r: unknown, cb: (e: Error | null) => void): void }).Put({ key: Buffer.from(`ahead/${i}`), value }, (e) => (e ? reject(e) : resolve()));
+  });
+  const big = message(etcdServices().kv.Range.requestSerialize({ key: Buffer.from('ahead/'), range_end: Buffer.from('ahead0') } as never));
+  const want = (await readAll(h.endpoint, RANGE, big, 1 << 24)).body;
+  assert.ok(want.length > 14_000_000, `answer of ${want.length} bytes`);
+  const accepted: net.Socket[] = [];
+  const onConnection = (socket: net.Socket): void => void accepted.push(socket);
+  const listener = (h.server as unknown as { listeners: net.Server[] }).listeners[0]!;
+  listener.on('connection', onConnection);
+  try {
+    // Windows that allow the whole answer at once; the client reads nothing for a while.
+    const c = new RawClient(h.endpoint, settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1 << 24]]));
+    c.pause();
+    c.write(windowUpdateFrame(0, 1 << 24), requestHeaders(1, RANGE, false), frame(FrameType.DATA, FLAG_END_STREAM, 1, big));
+    const deadline = Date.now() + 3000;
+    while (accepted.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const server = accepted[0]!;
+    let most = 0;
+    for (let i = 0; i < 30; i++) {
+      most = Math.max(most, server.writableLength);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // At most one more frame (and the headers) past the bound: the kernel holds the rest.
+    assert.ok(most > 0 && most <= MAX_SEND_AHEAD_BYTES + 32 * 1024, `${most} bytes queued in the server's socket`);
+    c.resume();
+    await c.until(() => c.headerBlocks(1).length === 2, 'the whole answer once the client reads');
+    const got = Buffer.concat(c.frames.filter((f) => f.type === FrameType.DATA && f.id === 1).map((f) => f.payload));
+    assert.ok(got.equals(want), 'the answer arrived intact');
+    c.close();
+  } finally {
+    listener.off('connection', onConnection);
   }
 });
 

@@ -72,6 +72,14 @@ export const CONN_WINDOW_BYTES = 16 << 20;
 export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
 /** While the client leaves more than this unread, its connection is not read (backpressure). */
 export const MAX_UNSENT_BYTES = 16 << 20;
+/**
+ * Answer bytes the front hands the socket ahead of what the kernel took. A client's windows
+ * may allow 16 MiB and more; a slow reader of a big answer then kept a thousand frames' objects
+ * (header, view, write request) waiting in the socket's queue for as long as it took to read
+ * them: they outlived the young generation and were promoted, to be marked and compacted with
+ * the member's heap. Past this much, data waits for the socket's 'drain'.
+ */
+export const MAX_SEND_AHEAD_BYTES = 1 << 20;
 /** Largest etcd --max-concurrent-streams (the default: no limit). */
 const UNLIMITED_STREAMS = 2 ** 32 - 1;
 /** A write of nothing, to learn when the writes before it are done. */
@@ -143,8 +151,10 @@ class FrontConnection implements LegOwner {
   private connSendWindow = DEFAULT_WINDOW_BYTES;
   private connRecvWindow = CONN_WINDOW_BYTES;
   private connCredit = 0;
-  /** Streams with data waiting for window. */
+  /** Streams with data waiting for window, or for the socket to drain (MAX_SEND_AHEAD_BYTES). */
   private readonly blocked = new Set<FrontStream>();
+  /** Data waits for the socket's 'drain'. */
+  private sendAheadFull = false;
   private readonly outbox = new Outbox((out, bytes) => this.write(out, bytes));
   /** Called once the socket has written what it holds (afterSent). */
   private afterWrite: (() => void)[] = [];
@@ -175,9 +185,14 @@ class FrontConnection implements LegOwner {
     // The client is done sending: what is already written still goes out.
     s.on('end', () => this.destroy(true));
     s.on('drain', () => {
-      if (this.paused && !this.dead) {
+      if (this.dead) return;
+      if (this.paused) {
         this.paused = false;
         s.resume();
+      }
+      if (this.sendAheadFull) {
+        this.sendAheadFull = false;
+        for (const stream of [...this.blocked]) this.pump(stream);
       }
     });
     const settings: [Setting, number][] = [[Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW_BYTES]];
@@ -547,6 +562,12 @@ class FrontConnection implements LegOwner {
       const data = item.data!;
       const n = Math.min(data.length, s.sendWindow, this.connSendWindow, this.peer.maxFrame);
       if (n <= 0 && data.length > 0) {
+        this.blocked.add(s);
+        return;
+      }
+      if (n > 0 && this.socket.writableLength + this.outbox.queuedBytes >= MAX_SEND_AHEAD_BYTES) {
+        // Over the socket's high-water mark, so a 'drain' comes once it took all.
+        this.sendAheadFull = true;
         this.blocked.add(s);
         return;
       }

@@ -338,6 +338,11 @@ export class Outbox {
     }
   }
 
+  /** Bytes queued and not handed on yet. */
+  get queuedBytes(): number {
+    return this.bytes;
+  }
+
   /** Hands on what is queued now. */
   flush(): void {
     this.queued = false;
