@@ -15,26 +15,16 @@ bench_args p "$@"
 [ "${target[*]}" = ./bin/floe ] && target=(node --trace-opt --trace-deopt bin/floe)
 . "$(dirname "$0")/lib/side.sh"
 side_setup jit-phases
-reader=""
-trap 'touch "$work/stop"; [ -n "$reader" ] && kill "$reader" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-
-p99() { "$load" --endpoints="$ep" --conns=10 --clients=100 --total="$puts" --json put --key-size=8 --val-size=256 --key-space-size=100000 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["p99_ms"] if d["errors"] == 0 else "errors")'; }
-start_reader() {
-  rm -f "$work/stop"
-  ( while [ ! -e "$work/stop" ]; do ETCDCTL_API=3 etcdctl --endpoints="$ep" get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=30s >/dev/null 2>&1; done ) &
-  reader=$!; sleep 1
-}
-stop_reader() { touch "$work/stop"; kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true; reader=""; }
 
 start_side target 24600
 log="$work/target.log"
-"$load" --endpoints="$ep" --conns=10 --clients=100 --total=100000 --json put --key-size=8 --val-size=256 --key-space-size=100000 --sequential-keys >/dev/null
+fill_keys "$ep"
 marks="$work/marks"; : >"$marks"
-mark() { echo "$1 $(wc -l <"$log") ${2:-}" >>"$marks"; }
+mark() { echo "$1 $(wc -l <"$log")" >>"$marks"; }
 for k in 1 2; do
-  mark "alone$k"; a=$(p99)
-  mark "reader-start$k"; start_reader
-  mark "reader$k"; b=$(p99)
+  mark "alone$k"; a=$(put_p99 "$ep")
+  mark "reader-start$k"; start_reader "$ep"
+  mark "reader$k"; b=$(put_p99 "$ep")
   stop_reader
   echo "$a" >"$work/p99-alone$k"; echo "$b" >"$work/p99-reader$k"
 done

@@ -17,18 +17,7 @@ puts=30000
 bench_args rp "$@"
 . "$(dirname "$0")/lib/side.sh"
 side_setup reader-phases
-reader=""
-trap 'touch "$work/stop"; [ -n "$reader" ] && kill "$reader" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-
 now_ms() { date +%s%3N; }
-p99() { "$load" --endpoints="$ep" --conns=10 --clients=100 --total="$puts" --json put --key-size=8 --val-size=256 --key-space-size=100000 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["p99_ms"] if d["errors"] == 0 else "errors")'; }
-# The reader: the whole 100k-key range, over and over, one line in $work/ranges per range read.
-start_reader() {
-  rm -f "$work/stop"; : >"$work/ranges"
-  ( while [ ! -e "$work/stop" ]; do ETCDCTL_API=3 etcdctl --endpoints="$ep" get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=30s >/dev/null 2>&1 && echo >>"$work/ranges"; done ) &
-  reader=$!; sleep 1
-}
-stop_reader() { touch "$work/stop"; kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true; reader=""; }
 
 # gc_phases LOG MARKS: GC pauses of LOG's main isolate (the one with the most lines) per phase
 # of MARKS (ms since the server was started; --trace-gc counts from the isolate's start, some
@@ -56,16 +45,16 @@ for side in etcd target; do
   for r in $(seq 1 "$rounds"); do
     t0=$(now_ms)
     start_side "$side" 24500
-    "$load" --endpoints="$ep" --conns=10 --clients=100 --total=100000 --json put --key-size=8 --val-size=256 --key-space-size=100000 --sequential-keys >/dev/null
+    fill_keys "$ep"
     marks="$work/marks"; : >"$marks"
     line="$side round $r:"
     for k in 1 2; do
       echo "alone$k $(( $(now_ms) - t0 ))" >>"$marks"
-      line+=" alone $(p99) ms,"
-      start_reader
+      line+=" alone $(put_p99 "$ep") ms,"
+      start_reader "$ep"
       n0=$(wc -l <"$work/ranges")
       echo "reader$k $(( $(now_ms) - t0 ))" >>"$marks"
-      busy=$(p99)
+      busy=$(put_p99 "$ep")
       echo "end$k $(( $(now_ms) - t0 ))" >>"$marks"
       line+=" with the reader $busy ms ($(( $(wc -l <"$work/ranges") - n0 )) ranges);"
       stop_reader

@@ -19,21 +19,16 @@ cleanup() { touch "$work/stop"; for p in "${pids[@]}" $pid $reader; do kill "$p"
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/side.sh"
-fill() { "$load" --endpoints="$1" --conns=10 --clients=100 --total=100000 --json put --key-size=8 --val-size=256 --key-space-size=100000 --sequential-keys >/dev/null; }
-p99() { "$load" --endpoints="$1" --conns=10 --clients=100 --total="$puts" --json put --key-size=8 --val-size=256 --key-space-size=100000 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["p99_ms"] if d["errors"] == 0 else "errors")'; }
-# The reader: the whole 100k-key range on endpoint $1, over and over, until the stop file exists.
-start_reader() { rm -f "$work/stop"; ( while [ ! -e "$work/stop" ]; do ETCDCTL_API=3 etcdctl --endpoints="$1" get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=30s >/dev/null 2>&1; done ) & reader=$!; sleep 1; }
-stop_reader() { touch "$work/stop"; kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true; reader=""; }
 
 for side in etcd target; do
   for r in $(seq 1 "$rounds"); do
     start_side "$side" 24300; pidA=$pid; epA=$ep; dataA=$data
     start_side "$side" 24400; pidB=$pid; epB=$ep; dataB=$data
     pids=("$pidA" "$pidB"); pid=""
-    fill "$epA"; fill "$epB"
-    alone=$(p99 "$epA")
-    start_reader "$epB"; elsewhere=$(p99 "$epA"); stop_reader
-    start_reader "$epA"; here=$(p99 "$epA"); stop_reader
+    fill_keys "$epA"; fill_keys "$epB"
+    alone=$(put_p99 "$epA")
+    start_reader "$epB"; elsewhere=$(put_p99 "$epA"); stop_reader
+    start_reader "$epA"; here=$(put_p99 "$epA"); stop_reader
     echo "$side round $r: put100 p99 alone ${alone} ms, reader on another server ${elsewhere} ms, reader on this one ${here} ms"
     pid=$pidA; data=$dataA; stop_side
     pid=$pidB; data=$dataB; stop_side

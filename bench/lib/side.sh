@@ -27,18 +27,42 @@ start_side() {
 stop_side() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; rm -rf "$data"; sync; }
 
 # side_setup NAME: builds etcdload ($load) and makes a scratch dir ($work, /tmp/NAME.*); at
-# exit the member of start_side, if one runs, is stopped and the scratch dir removed.
+# exit the reader of start_reader and the member of start_side, if they run, are stopped and
+# the scratch dir removed.
 side_setup() {
   load=$(../shared/bench/etcdload/build.sh | tail -n 1)
   work=$(mktemp -d "/tmp/$1.XXXXXX")
-  pid=""
-  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+  pid=""; reader=""
+  trap 'touch "$work/stop"; [ -n "$reader" ] && kill "$reader" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 }
+
+# put100 ENDPOINT [ETCDLOAD_FLAGS...]: etcdload's put with 100 clients on 10 connections,
+# 256-byte values at keys among 100k.
+put100() {
+  local endpoint=$1
+  shift
+  "$load" --endpoints="$endpoint" --conns=10 --clients=100 --json put --key-size=8 --val-size=256 --key-space-size=100000 "$@"
+}
+
+# fill_keys ENDPOINT: 100k keys of 256-byte values, loaded in order.
+fill_keys() { put100 "$1" --total=100000 --sequential-keys >/dev/null; }
+
+# put_p99 ENDPOINT: $puts put100 requests at random keys; prints their p99 in ms, or "errors".
+put_p99() { put100 "$1" --total="$puts" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["p99_ms"] if d["errors"] == 0 else "errors")'; }
 
 # fill_range_state: the state the big-range benches read, on the member of start_side: 100k
 # keys of 256-byte values loaded in order, then 20000 puts at random keys among them.
 fill_range_state() {
-  local common=(--endpoints="$ep" --conns=10 --clients=100 --json put --key-size=8 --val-size=256 --key-space-size=100000)
-  "$load" "${common[@]}" --total=100000 --sequential-keys >/dev/null
-  "$load" "${common[@]}" --total=20000 >/dev/null
+  fill_keys "$ep"
+  put100 "$ep" --total=20000 >/dev/null
 }
+
+# start_reader ENDPOINT: the whole 100k-key range read on ENDPOINT over and over in the
+# background ($reader), a line appended to $work/ranges per range read, until stop_reader;
+# returns after a second's head start.
+start_reader() {
+  rm -f "$work/stop"; : >"$work/ranges"
+  ( while [ ! -e "$work/stop" ]; do ETCDCTL_API=3 etcdctl --endpoints="$1" get $'\x01' $'\xff\xff\xff\xff\xff\xff\xff\xff\xff' --command-timeout=30s >/dev/null 2>&1 && echo >>"$work/ranges"; done ) &
+  reader=$!; sleep 1
+}
+stop_reader() { touch "$work/stop"; kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true; reader=""; }
