@@ -1,7 +1,8 @@
 /**
  * Every flag etcd 3.4 (3.4.23, Debian's etcd-server) accepts, with its value type, default and
- * help text, plus the one name Floe adds (`--backend-bbolt-freelist-type`, etcd 3.5's name for
- * the freelist flag). `support` says what Floe does with it:
+ * help text, plus the names Floe adds (`--backend-bbolt-freelist-type`, etcd 3.5's name for
+ * the freelist flag, and `--experimental-warm-up`, warm-up.ts). `support` says what Floe does
+ * with it:
  *
  * - 'yes': honored.
  * - 'accepted': parsed and validated like etcd, without effect yet (profiling, metrics detail);
@@ -168,6 +169,7 @@ export const FLAGS: readonly FlagDef[] = [
   f('experimental-compaction-batch-limit', 'int', '1000', 'accepted', 'Experimental feature', 'Sets the maximum revisions deleted in each compaction batch.', { shownDefault: '1000' }),
   f('experimental-peer-skip-client-san-verification', 'bool', 'false', 'accepted', 'Experimental feature', 'Skip verification of SAN field in client certificate for peer connections.'),
   f('experimental-watch-progress-notify-interval', 'duration', '10m0s', 'yes', 'Experimental feature', 'Duration of periodical watch progress notification.', { shownDefault: "'10m'" }),
+  f('experimental-warm-up', 'bool', 'true', 'yes', 'Experimental feature', "Floe: serve a short mixed load on a scratch member before serving clients, so the first big range does not slow writes."),
   f('experimental-warning-apply-duration', 'duration', '100ms', 'accepted', 'Experimental feature', 'Warning is generated if requests take more than this duration.'),
 
   // Unsafe

@@ -66,6 +66,8 @@ export interface ServeSettings {
   readonly autoCompactionRetention: string;
   readonly watchProgressNotifyIntervalMs: number;
   readonly unsafeNoFsync: boolean;
+  /** --experimental-warm-up (warm-up.ts). */
+  readonly warmUp: boolean;
   readonly logger: 'capnslog' | 'zap';
   readonly logLevel: LogLevel;
   readonly logOutput: 'stderr' | 'stdout';
@@ -392,6 +394,7 @@ function resolve(values: ReadonlyMap<string, FlagValue>, given: (name: string) =
     autoCompactionRetention: retention,
     watchProgressNotifyIntervalMs: n.watchProgressNotifyIntervalMs,
     unsafeNoFsync: bool('unsafe-no-fsync'),
+    warmUp: bool('experimental-warm-up'),
     logger,
     logLevel: logLevel as LogLevel,
     logOutput: outputs[0] === 'stdout' ? 'stdout' : 'stderr',

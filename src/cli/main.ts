@@ -38,6 +38,7 @@ export function main(argv: readonly string[]): void {
       stderr: (t) => process.stderr.write(t),
       // Loaded here so that the offline commands do not load the member's layers.
       startMember: async (config) => (await import('../server')).startMember(config),
+      startWarmUpMember: async (config) => (await import('../server')).startMember(config),
     }).then(
       (code) => process.exit(code),
       (e: unknown) => {

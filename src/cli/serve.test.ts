@@ -146,3 +146,60 @@ test('a lock left by a killed process does not block the next start', async () =
     await b.exit;
   }
 });
+
+test('the warm-up runs on a scratch member before "ready to serve client requests" and leaves nothing behind', async () => {
+  const tmp = fs.mkdtempSync(path.join(root, 'tmp-'));
+  const s = await startServing(path.join(root, 'w1'), { env: { FLOE_TEST_WARM_UP: '1', TMPDIR: tmp } });
+  try {
+    const log = s.stderr();
+    const m = / I \| floe: warmed up the request paths in (\d+)ms \((\d+) calls, (\d+) big ranges\)\n/.exec(log);
+    assert.ok(m !== null, log);
+    assert.equal(Number(m[3]), 2);
+    assert.ok(log.indexOf('warmed up the request paths') < log.indexOf('ready to serve client requests'));
+    assert.deepEqual(fs.readdirSync(tmp), [], 'the scratch data dir is removed');
+    // The warm-up's writes went to its scratch member, not to the member that serves.
+    const r = await etcdctl(s.endpoint, ['get', 'warm-up/', '--prefix', '--keys-only']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+  } finally {
+    s.child.kill('SIGTERM');
+    await s.exit;
+  }
+});
+
+test('--experimental-warm-up=false skips the warm-up; a warm-up that cannot start is logged and serving goes on', async () => {
+  const off = await startServing(path.join(root, 'w2'), { env: { FLOE_TEST_WARM_UP: '1', ETCD_EXPERIMENTAL_WARM_UP: 'false' } });
+  off.child.kill('SIGTERM');
+  assert.equal(await off.exit, 0);
+  assert.doesNotMatch(off.stderr(), /warm/);
+  const failing = await startServing(path.join(root, 'w3'), { env: { FLOE_TEST_WARM_UP: '1', TMPDIR: path.join(root, 'no-such-dir') } });
+  try {
+    assert.match(failing.stderr(), / W \| floe: warm-up failed, serving without it: ENOENT[^\n]*no-such-dir/);
+    const r = await etcdctl(failing.endpoint, ['put', 'k', 'v']);
+    assert.equal(r.code, 0, r.stderr);
+  } finally {
+    failing.child.kill('SIGTERM');
+    await failing.exit;
+  }
+});
+
+test('SIGTERM during the warm-up stops it, removes its scratch member and exits 0 without serving', async () => {
+  const tmp = fs.mkdtempSync(path.join(root, 'tmp-'));
+  const child = spawn(process.execPath, [CHILD, `--data-dir=${path.join(root, 'w4')}`, '--listen-client-urls=http://127.0.0.1:0', '--advertise-client-urls=http://127.0.0.1:2379'], {
+    env: { PATH: process.env.PATH ?? '', FLOE_TEST_WARM_UP: '1', TMPDIR: tmp },
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    // The scratch data dir appears once the warm-up has begun.
+    for (let i = 0; i < 200 && fs.readdirSync(tmp).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(fs.readdirSync(tmp).length, 1, err);
+    child.kill('SIGTERM');
+    assert.equal(await exit, 0);
+    assert.doesNotMatch(err, /ready to serve|warmed up|warm-up failed/);
+    assert.deepEqual(fs.readdirSync(tmp), []);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

@@ -7,6 +7,8 @@
  * 2. log etcd's start-up lines (capnslog or zap, --log-level);
  * 3. lock the data dir (data-dir-lock.ts): a second process on it refuses, exit 1;
  * 4. start the member and wait until it is ready (it logs "published ... to cluster");
+ *    meanwhile, unless --experimental-warm-up=false, warm the request paths up on a scratch
+ *    member (warm-up.ts) and wait for that too;
  * 5. log "ready to serve client requests", listen on every --listen-client-urls and log
  *    "serving insecure client requests on HOST:PORT" for each (the port actually bound, so
  *    `:0` tells where it went).
@@ -18,7 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EtcdGrpcServer } from '../api';
+import { EtcdGrpcServer, type GrpcServerOptions } from '../api';
 import { Gateway, clientHttpHandler, clientHttpServer } from '../gateway';
 import { isFloeError } from '../pkg';
 import { EMPTY_TLS_INFO } from '../tls';
@@ -31,6 +33,7 @@ import { metricsSettings, ServeMetrics } from './serve-metrics';
 import { gatewayDial, prepareServeTls, tlsFlags, type ServeTls, type TlsFlags } from './serve-tls';
 import { authSettings, DEFAULT_AUTH_SETTINGS, type AuthSettings } from './serve-auth';
 import { SERVER_VERSION } from '../server/member';
+import { warmUp } from './warm-up';
 
 /** The etcd API version Floe serves. */
 export const ETCD_API_VERSION = '3.4';
@@ -60,6 +63,8 @@ export interface ServeIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly startMember: MemberFactory;
+  /** Starts the warm-up's scratch member (warm-up.ts); absent: no warm-up (test doubles). */
+  readonly startWarmUpMember?: MemberFactory;
   /** Calls `handler` on SIGTERM/SIGINT; returns the function that stops listening. */
   readonly onSignal?: (handler: (signal: NodeJS.Signals) => void) => () => void;
 }
@@ -188,6 +193,16 @@ export function memberConfig(s: ServeSettings, log: ServeLogger): Partial<Member
   };
 }
 
+/** The gRPC server's options from the flags (metrics apart). */
+function grpcOptions(s: ServeSettings): GrpcServerOptions {
+  return {
+    maxConcurrentStreams: s.maxConcurrentStreams,
+    keepaliveIntervalMs: s.keepaliveIntervalMs,
+    keepaliveTimeoutMs: s.keepaliveTimeoutMs,
+    watchProgressNotifyIntervalMs: s.watchProgressNotifyIntervalMs,
+  };
+}
+
 /** etcd's request timeout (ReqTimeout): how long a drain waits before cutting calls off. */
 export function drainTimeoutMs(s: ServeSettings): number {
   return 5000 + 2 * s.electionMs;
@@ -252,6 +267,8 @@ class Serving {
       this.lock.release();
       return 1;
     }
+    const warming = new AbortController();
+    const warm = this.warmUp(warming.signal);
     try {
       this.member = await this.io.startMember({ ...memberConfig(this.s, this.log), metrics: this.metrics.etcd, ...this.auth, peerTls: tls.peer });
       // A member removed from the cluster stops by itself: shut down as if signalled.
@@ -263,15 +280,13 @@ class Serving {
         this.stopRequested!();
       });
       const stopped = this.stop.then(() => 'stopped' as const);
-      if ((await Promise.race([this.member.ready.then(() => 'ready' as const), stopped])) === 'stopped') return await this.shutdown();
+      if ((await Promise.race([Promise.all([this.member.ready, warm]).then(() => 'ready' as const), stopped])) === 'stopped') {
+        warming.abort();
+        await warm;
+        return await this.shutdown();
+      }
       this.log.log('I', 'embed', 'ready to serve client requests');
-      this.server = new EtcdGrpcServer(this.member, {
-        maxConcurrentStreams: this.s.maxConcurrentStreams,
-        keepaliveIntervalMs: this.s.keepaliveIntervalMs,
-        keepaliveTimeoutMs: this.s.keepaliveTimeoutMs,
-        watchProgressNotifyIntervalMs: this.s.watchProgressNotifyIntervalMs,
-        metrics: this.metrics.grpcOptions,
-      });
+      this.server = new EtcdGrpcServer(this.member, { ...grpcOptions(this.s), metrics: this.metrics.grpcOptions });
       this.gatewayTls = gatewayDial(tls, this.s.listenClientUrls[0]);
       for (const u of this.s.listenClientUrls) {
         // etcd binds "localhost" as the IPv4 loopback address.
@@ -297,6 +312,8 @@ class Serving {
       return await this.shutdown();
     } catch (e) {
       this.log.log('C', 'etcdmain', (e as Error).message);
+      warming.abort();
+      await warm;
       await this.shutdown().catch(() => undefined);
       return 1;
     } finally {
@@ -324,6 +341,29 @@ class Serving {
   observability(clientPort: boolean): ReturnType<ServeMetrics['handler']> {
     const m = this.member as ServedMember;
     return this.metrics.handler(m, () => m.clusterVersion ?? null, SERVER_VERSION, this.log, clientPort);
+  }
+
+  /**
+   * The warm-up (warm-up.ts), run beside the member's start; settles when it is over and its
+   * scratch member gone, never rejects: a failed warm-up is logged and start-up goes on.
+   */
+  private async warmUp(signal: AbortSignal): Promise<void> {
+    const start = this.io.startWarmUpMember;
+    if (!this.s.warmUp || start === undefined) return;
+    // Metrics of its own, so that its calls never show in the member's.
+    const metrics = new ServeMetrics({ extensive: this.metrics.settings.extensive, listenUrls: [] });
+    try {
+      const r = await warmUp({
+        startMember: start,
+        member: { ...memberConfig(this.s, this.log), metrics: metrics.etcd },
+        server: { ...grpcOptions(this.s), metrics: metrics.grpcOptions },
+        signal,
+      });
+      const cut = r.cutShort ? ', cut short at its deadline' : '';
+      this.log.log('I', 'floe', `warmed up the request paths in ${r.ms}ms (${r.calls} calls, ${r.ranges} big ranges)${cut}`);
+    } catch (e) {
+      if (!signal.aborted) this.log.log('W', 'floe', `warm-up failed, serving without it: ${(e as Error).message}`);
+    }
   }
 
   /** Starts the --listen-metrics-urls listeners; false (after shutting down) when one cannot bind. */

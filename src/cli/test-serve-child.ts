@@ -5,6 +5,7 @@
  *
  *   node test-serve-child.js [etcd flags...]
  *   FLOE_TEST_WRITE_DELAY_MS=N makes every write take N ms.
+ *   FLOE_TEST_WARM_UP=1 runs the warm-up (warm-up.ts) on real scratch members.
  */
 import { MemberDouble } from '../api/test-double';
 import { serve } from './serve';
@@ -18,6 +19,7 @@ serve({
   stderr: (t) => process.stderr.write(t),
   startMember: async (config) =>
     new MemberDouble({ maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps, writeDelayMs }),
+  startWarmUpMember: process.env.FLOE_TEST_WARM_UP === '1' ? async (config) => (await import('../server')).startMember(config) : undefined,
 }).then(
   (code) => process.exit(code),
   (e: unknown) => {
