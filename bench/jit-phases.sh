@@ -5,7 +5,9 @@
 # three again. Prints each phase's put p99, TurboFan compiles and deoptimizations (the
 # functions most deoptimized). The first big ranges deoptimize put-path functions (type
 # feedback they had not seen), and the put phase that follows runs while hundreds of functions
-# are compiled again: the first reader phase's p99 excess (issue 3).
+# are compiled again: the first reader phase's p99 excess (issue 3). The start-up warm-up
+# (src/cli/warm-up.ts) removes most of it; `-- node --trace-opt --trace-deopt bin/floe
+# --experimental-warm-up=false` shows a member without it.
 # Usage, from the repository root: bench/jit-phases.sh [-p PUTS] [-- TARGET_COMMAND...]
 # (default target: node --trace-opt --trace-deopt bin/floe; 30000 puts). Needs etcd-client and Go.
 set -euo pipefail

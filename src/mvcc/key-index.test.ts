@@ -4,6 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { AssertionError, isFloeError } from '../pkg';
 import { KeyIndex, ERR_REVISION_NOT_FOUND, type GenerationView } from './key-index';
 import { RevisionList, RevisionSet, type Revision } from './revision';
@@ -270,5 +272,44 @@ test('modifiedAt, modifiedAtInto and existsAt agree with get at every revision, 
         assert.deepEqual(into.length === 0 ? null : into.at(0), got === null ? null : got.modified, `modifiedAtInto's revision, ${what}`);
       }
     }
+  }
+});
+
+test('revisions that arrive boxed (read from a Float64Array) cost a key index no more heap than small integers', () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const keys = 50_000;
+  /** Live heap per key index of `keys` built by `fill`, kept until measured. */
+  const perKey = (fill: (ki: KeyIndex, i: number) => void): number => {
+    gc();
+    const before = v8.getHeapStatistics().used_heap_size;
+    const kept: KeyIndex[] = [];
+    for (let i = 0; i < keys; i++) {
+      const ki = new KeyIndex();
+      fill(ki, i);
+      kept.push(ki);
+    }
+    gc();
+    const bytes = v8.getHeapStatistics().used_heap_size - before;
+    assert.equal(kept.length, keys);
+    return bytes / keys;
+  };
+  // Small integers first: once V8 has boxed the fields of the shape, every later object pays.
+  const small = perKey((ki, i) => ki.put(i + 1, 0));
+  // Numbers read from a Float64Array are heap boxes even when whole, as revisions decoded by a
+  // backend sweep or a revision list are; so is arithmetic in floating point.
+  const f64 = new Float64Array(3);
+  const viaPut = perKey((ki, i) => {
+    f64[0] = i + 1;
+    ki.put(f64[0], f64[1]!);
+  });
+  const viaRestore = perKey((ki, i) => {
+    f64[0] = i + 1;
+    f64[2] = 1;
+    ki.restore({ main: f64[0], sub: f64[1]! }, { main: f64[0], sub: f64[1]! }, f64[2]);
+  });
+  // Boxed fields would add 4 x 16 bytes to each (about x1.4).
+  for (const [how, bytes] of [['put', viaPut], ['restore', viaRestore]] as const) {
+    assert.ok(bytes < small * 1.1, `${how}: ${bytes.toFixed(0)} bytes a key index, against ${small.toFixed(0)} with small integers`);
   }
 });

@@ -27,7 +27,7 @@
  * index drops such a key index at once, so nothing can tell the difference.)
  */
 import { assert, FloeError } from '../pkg';
-import { formatRevision, type Revision, type RevisionList, type RevisionSet } from './revision';
+import { formatRevision, smiIfInt32, type Revision, type RevisionList, type RevisionSet } from './revision';
 
 /** Error code (and etcd's message) when a revision is asked of a key that has none there. */
 export const ERR_REVISION_NOT_FOUND = 'ERR_REVISION_NOT_FOUND';
@@ -125,7 +125,10 @@ export class KeyIndex {
    * Records a change of the key at (main, sub). Revisions must only grow: a put at or below
    * the last recorded revision is a broken invariant of the store.
    */
-  put(main: number, sub: number): void {
+  put(mainIn: number, subIn: number): void {
+    // Unboxed when they fit, whatever computed them: see smiIfInt32 (revision.ts).
+    const main = smiIfInt32(mainIn);
+    const sub = smiIfInt32(subIn);
     const g = this.revs.length > 0 || this.past === null ? this.current() : (this.past[this.past.length - 1] as Generation);
     const n = g.revs.length;
     const lastMain = n === 0 ? 0 : (g.revs[n - 2] as number);
@@ -178,12 +181,13 @@ export class KeyIndex {
   restore(created: Revision, modified: Revision, version: number): void {
     assert(this.isEmpty(), 'keyIndex: restore into a key index that is not empty');
     assert(Number.isSafeInteger(version) && version >= 1, `keyIndex: restore with version ${version}`);
-    this.createdMain = created.main;
-    this.createdSub = created.sub;
-    this.ver = version;
-    this.revs = [modified.main, modified.sub];
-    this.lastMain = modified.main;
-    this.lastSub = modified.sub;
+    // Revisions decoded from the backend come as boxes: see smiIfInt32 (revision.ts).
+    this.createdMain = smiIfInt32(created.main);
+    this.createdSub = smiIfInt32(created.sub);
+    this.ver = smiIfInt32(version);
+    this.lastMain = smiIfInt32(modified.main);
+    this.lastSub = smiIfInt32(modified.sub);
+    this.revs = [this.lastMain, this.lastSub];
   }
 
   /**
