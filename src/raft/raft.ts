@@ -570,11 +570,15 @@ export class Raft {
         else this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.checkQuorum || this.preVote) && (m.type === 'MsgHeartbeat' || m.type === 'MsgApp')) {
+      if ((this.checkQuorum || this.preVote || !this.promotable()) && (m.type === 'MsgHeartbeat' || m.type === 'MsgApp')) {
         // A leader of an older term. With check-quorum or pre-vote our term may have risen
         // while we were cut off without any chance to win (our votes were ignored), and the
         // old leader would never learn of it: answer so that it steps down and a real
-        // election runs.
+        // election runs. Without either, a voter needs no answer: its own election timeout
+        // sends the higher term to the leader's quorum. A node that cannot campaign (a
+        // learner in its own config, maybe promoted without knowing it, whose term a stale
+        // candidate raised) never would: the leader would keep its term and we would ignore
+        // its appends for good, never learning of our promotion. So answer then too.
         this.send({ type: 'MsgAppResp', to: m.from });
       } else if (m.type === 'MsgPreVote') {
         // Reject explicitly: a pre-candidate with a lower term but a good log must learn our

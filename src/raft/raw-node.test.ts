@@ -399,3 +399,53 @@ test('a follower ignores a snapshot while it is applying committed entries it wa
   assert.equal(restored.snapshot?.metadata.index, 10);
   assert.deepEqual(restored.messages.map((m) => `${m.type}:${m.index}`), ['MsgAppResp:10']);
 });
+
+test('without check-quorum or pre-vote, only a node that cannot campaign answers a leader of an older term', () => {
+  const cs: ConfState = { ...EMPTY_CONF_STATE, voters: [1n, 2n, 3n], learners: [4n] };
+  const answers = (id: NodeId): string[] => {
+    const rn = new RawNode(config(id, storageWith(cs)));
+    // A candidate of term 5 raises our term; then the leader of term 2 sends a heartbeat and an append.
+    rn.step(makeMessage({ type: 'MsgVote', from: 3n, to: id, term: 5, index: 1, logTerm: 1 }));
+    rn.advance(rn.ready());
+    rn.step(makeMessage({ type: 'MsgHeartbeat', from: 1n, to: id, term: 2 }));
+    rn.step(makeMessage({ type: 'MsgApp', from: 1n, to: id, term: 2, index: 1, logTerm: 1 }));
+    return rn.hasReady() ? rn.ready().messages.map((m) => `${m.type}@${m.term}->${m.to}`) : [];
+  };
+  // A voter's own election timeout carries its term to the leader's quorum (as in etcd).
+  assert.deepEqual(answers(2n), []);
+  // A learner never campaigns: it tells the stale leader its term, or it is stuck for good.
+  assert.deepEqual(answers(4n), ['MsgAppResp@5->1', 'MsgAppResp@5->1']);
+});
+
+test('a learner promoted while cut off, its term raised by a candidate that then left, catches up (sim seed 247120)', () => {
+  // Voters 1 2 3, learner 4; no check-quorum, no pre-vote.
+  const c = new Cluster([1, 2, 3], {}, [4]);
+  c.elect(1);
+  const without = (...ids: number[]) => (m: Message) => !ids.some((id) => m.from === BigInt(id) || m.to === BigInt(id));
+  // 4 is promoted while it is cut off: the leader's config counts it, its own does not.
+  c.rn(1).proposeConfChange({ kind: 'v1', type: 'ConfChangeAddNode', nodeId: 4n, context: EMPTY_BYTES, id: 0n });
+  c.stabilize(without(4));
+  assert.equal(c.rn(1).describeConfig(), 'voters=(1 2 3 4)');
+  assert.equal(c.rn(4).describeConfig(), 'voters=(1 2 3) learners=(4)');
+  // 3, cut off from 1 and 2, campaigns; only 4 hears it and moves to term 2. Then 3 is gone
+  // for good (in the simulation: removed, told so, and stopped).
+  c.rn(3).campaign();
+  c.stabilize((m) => [m.from, m.to].every((id) => id === 3n || id === 4n));
+  assert.equal(c.rn(4).status().hardState.term, 2);
+  assert.equal(c.rn(1).status().hardState.term, 1);
+  // The leader of term 1 needs 4 for a quorum of (1 2 3 4) without 3. 4 cannot campaign (it
+  // believes it is a learner), so it must tell the leader its term when it hears from it.
+  c.rn(1).tick();
+  c.stabilize(without(3));
+  assert.equal(c.rn(1).state, 'StateFollower', 'the leader of the old term stepped down');
+  assert.equal(c.rn(1).status().hardState.term, 2);
+  // A new election, which 4 votes in; the new leader brings 4 up to date, promotion included.
+  c.rn(1).campaign();
+  c.stabilize(without(3));
+  assert.equal(c.rn(1).state, 'StateLeader');
+  assert.equal(c.rn(4).describeConfig(), 'voters=(1 2 3 4)');
+  c.rn(1).propose(bytes('z'));
+  c.stabilize(without(3));
+  const last = c.nodes.get(1n)!.storage.lastIndex();
+  assert.equal(c.rn(4).status().hardState.commit, last, 'commits with 4 in the quorum');
+});
