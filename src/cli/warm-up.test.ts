@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startMember } from '../server';
-import { WARM_UP_RANGE_KEYS, WARM_UP_RANGES, warmUp, type WarmUpOptions } from './warm-up';
+import { spawnSync } from 'node:child_process';
+import { removeStaleScratch, WARM_UP_RANGE_KEYS, WARM_UP_RANGES, warmUp, type WarmUpOptions } from './warm-up';
 import { GrpcMessageReader, grpcFrame } from './warm-up-wire';
 
 /** Runs `body` with a temp dir of its own as the warm-up's tmpDir; checks it is left empty. */
@@ -83,3 +84,18 @@ test('gRPC messages are split out of chunks cut anywhere, prefixes included', ()
   const compressed = Buffer.from([1, 0, 0, 0, 1, 9]);
   assert.throws(() => new GrpcMessageReader().push(compressed), /compressed gRPC message \(flag 1\)/);
 });
+
+test('scratch dirs left by killed processes are removed; those of running processes are kept', () =>
+  inTmp(async (tmp) => {
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dirs = [`floe-warm-up-${gone}-abc`, `floe-warm-up-${process.pid}-def`, 'floe-warm-up-other', 'unrelated'];
+    for (const d of dirs) fs.mkdirSync(path.join(tmp, d, 'member'), { recursive: true });
+    removeStaleScratch(tmp);
+    assert.deepEqual(fs.readdirSync(tmp).sort(), dirs.slice(1).sort());
+    // A warm-up sweeps the same way before it starts.
+    fs.mkdirSync(path.join(tmp, `floe-warm-up-${gone}-ghi`));
+    const r = await warmUp(options(tmp, { deadlineMs: 0 }));
+    assert.equal(r.cutShort, true);
+    assert.deepEqual(fs.readdirSync(tmp).sort(), dirs.slice(1).sort());
+    for (const d of dirs.slice(1)) fs.rmSync(path.join(tmp, d), { recursive: true });
+  }));

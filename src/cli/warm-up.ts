@@ -19,6 +19,10 @@
  * bound) while the writes go on. Then the scratch member is closed and its directory removed.
  * The member's own data is never touched: the scratch member is another store.
  *
+ * The scratch data dir is named after the process (floe-warm-up-PID-...); a process killed
+ * with -9 during its warm-up leaves one behind, so each warm-up first removes those of
+ * processes that are gone (removeStaleScratch).
+ *
  * Bounds: WARM_UP_DEADLINE_MS by default (a slow machine stops where it is and goes on
  * starting); the load's size is the constants below. A failure is reported to the caller,
  * which logs it and starts anyway: the warm-up changes how fast the first big range is, never
@@ -97,7 +101,9 @@ const keyAt = (prefix: Buffer, i: number): Buffer => Buffer.concat([prefix, Buff
 /** Runs the warm-up; see the file comment. Resolves once the scratch member is gone. */
 export async function warmUp(opts: WarmUpOptions): Promise<WarmUpReport> {
   const started = Date.now();
-  const dir = fs.mkdtempSync(path.join(opts.tmpDir ?? os.tmpdir(), 'floe-warm-up-'));
+  const tmp = opts.tmpDir ?? os.tmpdir();
+  removeStaleScratch(tmp);
+  const dir = fs.mkdtempSync(path.join(tmp, `${SCRATCH_PREFIX}${process.pid}-`));
   let member: ServedMember | null = null;
   let server: EtcdGrpcServer | null = null;
   const clients: GrpcWireClient[] = [];
@@ -138,6 +144,30 @@ export async function warmUp(opts: WarmUpOptions): Promise<WarmUpReport> {
     server?.forceClose();
     await member?.close().catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const SCRATCH_PREFIX = 'floe-warm-up-';
+
+/**
+ * Removes from `tmp` the scratch data dirs of warm-ups whose process is gone. A dir whose
+ * process still runs (or whose pid was reused) is left alone.
+ */
+export function removeStaleScratch(tmp: string): void {
+  for (const name of fs.readdirSync(tmp)) {
+    const m = /^floe-warm-up-(\d+)-/.exec(name);
+    if (m === null || processRuns(Number(m[1]))) continue;
+    fs.rmSync(path.join(tmp, name), { recursive: true, force: true });
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it runs, as another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
