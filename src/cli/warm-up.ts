@@ -32,6 +32,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EtcdGrpcServer, type GrpcServerOptions } from '../api';
+import { prefixEnd } from '../concurrency';
 import { etcdServices, SERVICE_NAMES, type EtcdServices } from '../etcdpb';
 import type * as pb from '../etcdpb/messages';
 import { FloeError } from '../pkg';
@@ -89,13 +90,6 @@ const RANGE_PREFIX = Buffer.from('warm-up/r/');
 const WRITE_PREFIX = Buffer.from('warm-up/w/');
 const ALL_PREFIX = Buffer.from('warm-up/');
 
-/** The key just past every key starting with `prefix` (etcd's prefix range end). */
-function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  end[end.length - 1]!++;
-  return end;
-}
-
 const keyAt = (prefix: Buffer, i: number): Buffer => Buffer.concat([prefix, Buffer.from(String(i).padStart(6, '0'))]);
 
 /** Runs the warm-up; see the file comment. Resolves once the scratch member is gone. */
@@ -148,6 +142,8 @@ export async function warmUp(opts: WarmUpOptions): Promise<WarmUpReport> {
 }
 
 const SCRATCH_PREFIX = 'floe-warm-up-';
+/** A scratch dir's name: the prefix, the pid of the process that made it, mkdtemp's suffix. */
+const SCRATCH_NAME = new RegExp(`^${SCRATCH_PREFIX}(\\d+)-`);
 
 /**
  * Removes from `tmp` the scratch data dirs of warm-ups whose process is gone. A dir whose
@@ -155,7 +151,7 @@ const SCRATCH_PREFIX = 'floe-warm-up-';
  */
 export function removeStaleScratch(tmp: string): void {
   for (const name of fs.readdirSync(tmp)) {
-    const m = /^floe-warm-up-(\d+)-/.exec(name);
+    const m = SCRATCH_NAME.exec(name);
     if (m === null || processRuns(Number(m[1]))) continue;
     fs.rmSync(path.join(tmp, name), { recursive: true, force: true });
   }

@@ -7,3 +7,4 @@ export { lockHandlers, electionHandlers, type ToGrpcError, type TrackStream } fr
 export { lock, unlock } from './lock';
 export { campaign, proclaim, resign, leader, observe, ELECTION_ERRORS } from './election';
 export { DEFAULT_SESSION_TTL_SECONDS } from './session';
+export { prefixEnd } from './kv-ops';
