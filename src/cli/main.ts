@@ -6,7 +6,7 @@
  */
 import { backendCommand, backendUsage } from './backend';
 import { USAGE } from './etcd-flag-table';
-import { serve } from './serve';
+import { serve, type MemberFactory } from './serve';
 
 const usage = `${USAGE}
 commands:
@@ -30,15 +30,16 @@ export function main(argv: readonly string[]): void {
     process.exit(1);
   });
   if (!COMMANDS.has(argv[0] ?? '')) {
+    // Loaded here so that the offline commands do not load the member's layers.
+    const startMember: MemberFactory = async (config) => (await import('../server')).startMember(config);
     // A server exits when serve says so, whatever handles are still open.
     serve({
       argv,
       env: process.env,
       stdout: (t) => process.stdout.write(t),
       stderr: (t) => process.stderr.write(t),
-      // Loaded here so that the offline commands do not load the member's layers.
-      startMember: async (config) => (await import('../server')).startMember(config),
-      startWarmUpMember: async (config) => (await import('../server')).startMember(config),
+      startMember,
+      startWarmUpMember: startMember,
     }).then(
       (code) => process.exit(code),
       (e: unknown) => {
